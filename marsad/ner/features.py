@@ -1,0 +1,215 @@
+"""Token normalisation and CRF feature extraction.
+
+Per-token features depend only on the token, so they are computed once per word type and
+cached; a sentence then costs little more than list concatenation. That is what keeps tagging
+fast in pure Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+
+_DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0653)) + "\u0670\u0640\u0654\u0655"
+_FOLD = {
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    "ؤ": "ء",
+    "ئ": "ء",
+}
+_TABLE: dict[int, int | str | None] = {ord(c): None for c in _DIACRITICS}
+_TABLE.update({ord(k): v for k, v in _FOLD.items()})
+_TABLE.update({0x0660 + i: str(i) for i in range(10)})  # Arabic-Indic digits
+_TABLE.update({0x06F0 + i: str(i) for i in range(10)})  # Persian digits
+_TABLE.update({0xFEFB: "لا", 0xFEFC: "لا", 0xFEF5: "لا", 0xFEF7: "لا", 0xFEF9: "لا"})
+_DIGITS = re.compile(r"[0-9]")
+_ARABIC = re.compile(r"[\u0621-\u064A]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+# Proclitic strings, longest first: conjunction + preposition + article.
+_PROCLITICS = (
+    "وبال",
+    "وكال",
+    "فبال",
+    "وللا",
+    "فال",
+    "وال",
+    "بال",
+    "كال",
+    "لل",
+    "ال",
+    "و",
+    "ف",
+    "ب",
+    "ل",
+    "ك",
+)
+
+
+def normalise(token: str) -> str:
+    """Fold what varies in news spelling: diacritics, tatweel, alef/yeh/teh-marbuta, digits."""
+    return _DIGITS.sub("0", token.translate(_TABLE)).lower()
+
+
+def strip_clitics(norm: str, vocab: Container[str] = ()) -> tuple[str, str]:
+    """Split a normalised token into (proclitic, rest), keeping at least 2 letters of stem.
+
+    Article-bearing prefixes are always split. A bare one-letter و ف ب ل ك is split only when
+    the rest is a known word and the whole is not: too many names start with those letters.
+    """
+    for pre in _PROCLITICS:
+        if norm.startswith(pre) and len(norm) - len(pre) >= 2:
+            rest = norm[len(pre) :]
+            if len(pre) > 1 or (rest in vocab and norm not in vocab):
+                return pre, rest
+    return "", norm
+
+
+def shape(token: str) -> str:
+    """Coarse word shape: Arabic has no capitals, so script and digits are what is left."""
+    if _ARABIC.search(token):
+        return "ar" if not _DIGITS.search(token) else "arnum"
+    if _LATIN.search(token):
+        return "lat" if token[:1].isupper() else "latlow"
+    if _DIGITS.search(token):
+        return "num"
+    return "punct"
+
+
+@dataclass
+class Resources:
+    """Lookups learnt outside the labelled data, keyed by normalised word."""
+
+    clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gaz_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gaz_phrases: dict[str, str] = field(default_factory=dict)
+    triggers: dict[str, str] = field(default_factory=dict)
+    max_phrase: int = 1
+    phrase_prefixes: frozenset[str] = frozenset()
+
+
+_CTX_OFFSETS = (-2, -1, 1, 2)
+
+
+class Featurizer:
+    """Turns tokenised sentences into crfsuite feature lists."""
+
+    def __init__(self, res: Resources, cache_size: int = 300_000) -> None:
+        self.res = res
+        self._cache: dict[str, tuple[list[str], ...]] = {}
+        self._cache_size = cache_size
+
+    def _type_feats(self, token: str) -> tuple[list[str], ...]:
+        """Own features plus pre-prefixed views of this word for each neighbour offset."""
+        res = self.res
+        n = normalise(token)
+        pre, stem = strip_clitics(n, res.clusters)
+        own = ["b", "w=" + n, "sh=" + shape(token), "len=" + str(min(len(n), 8))]
+        if stem != n:
+            own += ["s=" + stem, "pre=" + pre]
+        for k in (1, 2, 3):
+            if len(n) > k:
+                own += [f"p{k}=" + n[:k], f"x{k}=" + n[-k:]]
+            if len(stem) > k + 1 and stem != n:
+                own += [f"sp{k}=" + stem[:k], f"sx{k}=" + stem[-k:]]
+        cl = res.clusters.get(n)
+        scl = res.clusters.get(stem) if stem != n else None
+        if cl is None and scl is not None:
+            cl, scl = scl, None
+        if cl is not None:
+            own += [f"c{i}=" + c for i, c in enumerate(cl)]
+        else:
+            own.append("c=none")
+        if scl is not None:
+            own += [f"sc{i}=" + c for i, c in enumerate(scl)]
+        gaz = set(res.gaz_tokens.get(n, ()))
+        gaz.update("s" + g for g in res.gaz_tokens.get(stem, ()) if stem != n)
+        own += ["g=" + g for g in sorted(gaz)]
+        trig = res.triggers.get(n) or res.triggers.get(stem)
+        if trig:
+            own.append("t=" + trig)
+        ctx_core = ["w=" + n]
+        if stem != n:
+            ctx_core.append("s=" + stem)
+        if cl is not None:
+            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl[:2])]
+        if trig:
+            ctx_core.append("t=" + trig)
+        ctx_core += ["g=" + g for g in sorted(gaz) if not g.startswith("s")]
+        near = ctx_core
+        far = ["w=" + n] + ([f"c0={cl[0]}"] if cl is not None else [])
+        views = tuple(
+            [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in _CTX_OFFSETS
+        )
+        return (own, *views, [n])
+
+    def type_feats(self, token: str) -> tuple[list[str], ...]:
+        """Cached `_type_feats`; the cache is reset when full rather than tracked LRU."""
+        hit = self._cache.get(token)
+        if hit is None:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            hit = self._cache[token] = self._type_feats(token)
+        return hit
+
+    def phrase_tags(self, norms: Sequence[str]) -> list[str | None]:
+        """Longest-match gazetteer phrases (multi-word places, organisations, people) as BIO."""
+        res = self.res
+        out: list[str | None] = [None] * len(norms)
+        i = 0
+        n = len(norms)
+        while i < n:
+            best = 0
+            btype = ""
+            key = strip_clitics(norms[i], res.clusters)[1]
+            alt = norms[i]
+            for first in (alt, key):
+                if first not in res.phrase_prefixes:
+                    continue
+                phrase = first
+                for j in range(i + 1, min(n, i + res.max_phrase)):
+                    phrase += " " + norms[j]
+                    if phrase not in res.phrase_prefixes:
+                        break
+                    t = res.gaz_phrases.get(phrase)
+                    if t and j + 1 - i > best:
+                        best, btype = j + 1 - i, t
+            if best:
+                out[i] = "B-" + btype
+                for j in range(i + 1, i + best):
+                    out[j] = "I-" + btype
+                i += best
+            else:
+                i += 1
+        return out
+
+    def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
+        """Feature lists for one sentence, with a ±2 window and phrase-gazetteer tags."""
+        cache = self._cache
+        per = [cache.get(t) or self.type_feats(t) for t in tokens]
+        n = len(per)
+        empty: list[str] = []
+        out: list[list[str]] = []
+        for i, feats in enumerate(per):
+            out.append(
+                feats[0]
+                + (per[i - 2][1] if i >= 2 else empty)
+                + (per[i - 1][2] if i >= 1 else ["BOS"])
+                + (per[i + 1][3] if i + 1 < n else ["EOS"])
+                + (per[i + 2][4] if i + 2 < n else empty)
+            )
+        if self.res.phrase_prefixes:
+            phrases = self.phrase_tags([f[5][0] for f in per])
+            for i, ph in enumerate(phrases):
+                if ph:
+                    out[i].append("ph=" + ph)
+                    if i > 0:
+                        out[i - 1].append("1:ph=" + ph)
+                    if i + 1 < n:
+                        out[i + 1].append("-1:ph=" + ph)
+        return out

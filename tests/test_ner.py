@@ -1,0 +1,138 @@
+"""Tests for the bundled Arabic NER: scorer semantics, CLI I/O, and the shipped model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marsad.ner import load_tagger
+from marsad.ner.cli import main
+from marsad.ner.conll import read_conll, score, spans
+from marsad.ner.features import normalise, strip_clitics
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ner"
+
+
+def test_normalise_folds_raw_spelling() -> None:
+    assert normalise("إِبْرَاهِيمُ") == "ابراهيم"
+    assert normalise("القاهـــرة") == "القاهره"
+    assert normalise("٢٠٢٦") == "0000"
+    assert normalise("مستشفى") == "مستشفي"
+
+
+def test_strip_clitics_keeps_names_whole() -> None:
+    assert strip_clitics("والقاهره") == ("وال", "قاهره")
+    # a one-letter و is only split when the rest is a known word and the whole is not
+    assert strip_clitics("وليد", {"ليد", "وليد"}) == ("", "وليد")
+    assert strip_clitics("وبغداد", {"بغداد"}) == ("و", "بغداد")
+    assert strip_clitics("فءاد", set()) == ("", "فءاد")
+
+
+def test_spans_follow_conlleval() -> None:
+    # stray I- after O opens an entity; a type change closes one and opens the next
+    labels = ["I-PERS", "I-PERS", "O", "B-LOC", "I-ORG", "B-ORG", "B-ORG"]
+    assert spans(labels) == {
+        (0, 2, "PERS"),
+        (3, 4, "LOC"),
+        (4, 5, "ORG"),
+        (5, 6, "ORG"),
+        (6, 7, "ORG"),
+    }
+
+
+def test_score_on_hand_made_fixture() -> None:
+    # gold: PERS x2, LOC, ORG (4); pred: PERS, LOC x2, ORG, MISC (5); correct: PERS, LOC (2)
+    rows = [[line.split() for line in block.splitlines()] for block in _blocks("scored.conll")]
+    gold = [[r[1] for r in b] for b in rows]
+    pred = [[r[2] for r in b] for b in rows]
+    result = score(gold, pred)
+    assert (result.micro.tp, result.micro.pred, result.micro.gold) == (2, 5, 4)
+    assert result.micro.precision == pytest.approx(0.4)
+    assert result.micro.recall == pytest.approx(0.5)
+    assert result.micro.f1 == pytest.approx(4 / 9)
+    assert result.by_type["PERS"].f1 == pytest.approx(2 / 3)
+    assert result.by_type["LOC"].precision == pytest.approx(0.5)
+    assert result.by_type["ORG"].f1 == 0.0
+    assert result.by_type["MISC"].pred == 1
+
+
+def test_evaluate_cli_scores_three_column_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(FIXTURES / "scored.conll")]) == 0
+    micro = [line for line in capsys.readouterr().out.splitlines() if line.startswith("micro")]
+    assert micro[0].split()[1:4] == ["40.00", "50.00", "44.44"]
+
+
+def test_tagger_is_loaded_once() -> None:
+    assert load_tagger() is load_tagger()
+
+
+def test_tag_output_is_aligned() -> None:
+    sentences = [["قال", "الرئيس", "."], [], ["بغداد"]]
+    labels = load_tagger().tag(sentences)
+    assert [len(x) for x in labels] == [3, 0, 1]
+    allowed = {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PERS", "LOC", "ORG", "MISC")}
+    assert all(lab in allowed for sent in labels for lab in sent)
+
+
+def test_news_sentence_gets_types_right() -> None:
+    # written for this test; not taken from any corpus
+    tokens = [
+        "وقال",
+        "وزير",
+        "الخارجية",
+        "الأردني",
+        "أيمن",
+        "الصفدي",
+        "في",
+        "مؤتمر",
+        "صحفي",
+        "في",
+        "عمان",
+        "إن",
+        "منظمة",
+        "الصحة",
+        "العالمية",
+        "سترسل",
+        "فريقا",
+        "إلى",
+        "دمشق",
+        ".",
+    ]
+    labels = load_tagger().tag([tokens])[0]
+    found = {(" ".join(tokens[s:e]), t) for s, e, t in spans(labels)}
+    assert ("أيمن الصفدي", "PERS") in found
+    assert ("دمشق", "LOC") in found
+    assert any(t == "ORG" and "الصحة" in text for text, t in found)
+
+
+def test_raw_diacritics_and_tatweel_do_not_change_labels() -> None:
+    plain = ["وصل", "الرئيس", "الفرنسي", "إلى", "بغداد", "أمس", "."]
+    raw = ["وَصَلَ", "الرئيـــس", "الفرنسي", "إِلى", "بَغْدادَ", "أمس", "."]
+    tagger = load_tagger()
+    assert tagger.tag([plain]) == tagger.tag([raw])
+
+
+def test_tag_cli_keeps_blank_lines_and_order(capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / "unlabelled.conll"
+    assert main(["tag", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    source = path.read_text(encoding="utf-8").splitlines()
+    assert len(out) == len(source)
+    for got, src in zip(out, source, strict=True):
+        assert (got == "") == (src.strip() == "")
+        if got:
+            token, label = got.split("\t")
+            assert token == src.split()[0]
+            assert label == "O" or label[:2] in ("B-", "I-")
+
+
+def test_read_conll_label_optional(tmp_path: Path) -> None:
+    path = tmp_path / "x.conll"
+    path.write_text("a B-PERS\nb\n\n\nc O\n", encoding="utf-8")
+    assert read_conll(path) == [[("a", "B-PERS"), ("b", None)], [("c", "O")]]
+
+
+def _blocks(name: str) -> list[str]:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return [b for b in text.split("\n\n") if b.strip()]
