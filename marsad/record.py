@@ -1,0 +1,77 @@
+"""The typed records that flow through every stage.
+
+One `Article` is created by the fetch stage and enriched in place by extract,
+normalise and tag; anything that cannot become an article becomes a `Failure`.
+Keeping one record (instead of a dict per stage) is what lets the store stage
+write a schema that is defined once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+STAGES = ("fetch", "extract", "normalise", "tag", "store")
+
+
+def article_id_for(canonical_url: str) -> str:
+    """Stable id: the first 16 bytes of SHA-256 of the canonical URL, as hex."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class FeedItem:
+    """A URL discovered in a feed (or listed directly), with what the feed said of it."""
+
+    url: str
+    source: str
+    feed_title: str | None = None
+    feed_published_at: datetime | None = None
+    language_hint: str | None = None
+
+
+@dataclass(slots=True)
+class Entity:
+    text: str
+    norm: str
+    label: str  # PERS, LOC, ORG or MISC
+    start: int  # offsets into Article.text
+    end: int
+    entity_id: str | None = None
+
+
+@dataclass(slots=True)
+class Article:
+    url: str
+    source: str
+    fetched_at: datetime
+    html: str | None = None  # dropped after extraction, so batches stay small
+    final_url: str | None = None
+    canonical_url: str | None = None
+    article_id: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    text: str | None = None
+    text_norm: str | None = None
+    entities: list[Entity] = field(default_factory=list)
+    feed: FeedItem | None = None
+    attempts: int = 1
+    run_id: str = ""
+
+
+@dataclass(slots=True)
+class Failure:
+    url: str
+    source: str
+    stage: str
+    error: str
+    attempts: int
+    run_id: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}")

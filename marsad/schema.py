@@ -1,0 +1,55 @@
+"""The Parquet schemas, defined once; docs/schema.md documents every column."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+ENTITY_TYPE = pa.struct(
+    [
+        pa.field("text", pa.string(), metadata={"description": "Surface form, as in `text`."}),
+        pa.field("norm", pa.string(), metadata={"description": "Normalised form, for matching."}),
+        pa.field("label", pa.string(), metadata={"description": "PERS, LOC, ORG or MISC."}),
+        pa.field("start", pa.int32(), metadata={"description": "Start offset into `text`."}),
+        pa.field("end", pa.int32(), metadata={"description": "End offset (exclusive)."}),
+        pa.field("entity_id", pa.string(), metadata={"description": "Watchlist id, if linked."}),
+    ]
+)
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, typ: pa.DataType, desc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable, metadata={"description": desc})
+
+
+ARTICLES = pa.schema(
+    [
+        _f("article_id", pa.string(), "Stable hash of the canonical URL (SHA-256, 32 hex).", False),
+        _f("url", pa.string(), "URL as discovered (feed link or listed URL).", False),
+        _f("canonical_url", pa.string(), "Canonical URL: the page's own, else the fetched one."),
+        _f("source", pa.string(), "Source name from the sources file.", False),
+        _f("title", pa.string(), "Headline."),
+        _f("author", pa.string(), "Byline, when the page gives one."),
+        _f("published_at", TS, "Publication time, UTC; null when unknown."),
+        _f("fetched_at", TS, "When marsad fetched the page, UTC.", False),
+        _f("language", pa.string(), "ISO 639-1 code detected from the text."),
+        _f("text", pa.string(), "Main text after boilerplate removal, original characters."),
+        _f("text_norm", pa.string(), "Normalised text (diacritics, tatweel, alef forms folded)."),
+        _f("entities", pa.list_(ENTITY_TYPE), "Entity mentions with offsets into `text`."),
+        _f("run_id", pa.string(), "Id of the run that wrote the row.", False),
+    ]
+)
+
+FAILURES = pa.schema(
+    [
+        _f("url", pa.string(), "URL that did not become an article.", False),
+        _f("source", pa.string(), "Source name.", False),
+        _f("stage", pa.string(), "fetch, extract, normalise, tag or store.", False),
+        _f("error", pa.string(), "Readable reason, e.g. 'HTTP 404'.", False),
+        _f("attempts", pa.int32(), "Attempts made in this run.", False),
+        _f("run_id", pa.string(), "Id of the run.", False),
+        _f("at", TS, "When the failure was recorded, UTC.", False),
+    ]
+)

@@ -1,0 +1,38 @@
+"""All tunable options in one settings object, so every stage reads the same values."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marsad import __version__
+
+CONTACT_URL = "https://github.com/marsad-news/marsad"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # fetch
+    user_agent: str = Field(
+        default=f"marsad/{__version__} (+{CONTACT_URL})",
+        description="User-Agent sent with every request; names marsad and a contact URL.",
+    )
+    timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_body_bytes: int = Field(default=10_000_000, gt=0, description="Abort reads past this.")
+    max_attempts: int = Field(default=3, ge=1, description="Tries per URL within a run.")
+    backoff_base_s: float = Field(default=0.5, ge=0, description="First retry delay.")
+    backoff_max_s: float = Field(default=30.0, ge=0, description="Cap on any single wait.")
+    global_concurrency: int = Field(default=16, ge=1)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    per_host_delay_s: float = Field(default=1.0, ge=0, description="Min gap between requests.")
+    allow_private_networks: bool = Field(
+        default=False, description="Allow loopback/private targets (never link-local)."
+    )
+    # pipeline
+    batch_size: int = Field(default=50, ge=1, description="Documents per Prefect task run.")
+    max_items_per_feed: int = Field(default=500, ge=1)
+    normalise_level: str = Field(default="aggressive", pattern="^(light|aggressive)$")
+
+
+DEFAULT_SETTINGS = Settings()

@@ -1,0 +1,214 @@
+"""Arabic normalisation with an offset map back to the original text.
+
+Every folding is decided per character (camel-tools' functions applied to each
+code point once, then cached in a translation table), so the whole text is
+rewritten by `str.translate` in C and the offset map only has to record the
+few places where a character vanished (diacritics, tatweel) or expanded
+(presentation-form ligatures such as ﻻ → لا).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from camel_tools.utils.dediac import dediac_ar
+from camel_tools.utils.normalize import (
+    normalize_alef_ar,
+    normalize_alef_maksura_ar,
+    normalize_teh_marbuta_ar,
+    normalize_unicode,
+)
+
+from marsad.record import Article
+
+LEVELS = ("light", "aggressive")
+TATWEEL = "\u0640"
+# Arabic-Indic (U+0660..) and Extended/Persian (U+06F0..) digits.
+_DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {
+    chr(0x06F0 + i): str(i) for i in range(10)
+}
+# Code points whose folding we precompute: Arabic blocks, presentation forms,
+# Latin ligatures/full-width forms, and exotic spaces.
+_RANGES = (
+    (0x00A0, 0x00A1),
+    (0x0600, 0x0700),
+    (0x0750, 0x0780),
+    (0x08A0, 0x0900),
+    (0x2000, 0x2010),
+    (0x2028, 0x2030),
+    (0x205F, 0x2061),
+    (0x3000, 0x3001),
+    (0xFB00, 0xFB07),
+    (0xFB50, 0xFE00),
+    (0xFE70, 0xFEFF),
+    (0xFF01, 0xFF5F),
+)
+# Marks that survive in words: Arabic diacritics, Quranic marks, tatweel.
+WORD_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+_TOKEN_RE = re.compile(rf"[\w{WORD_MARKS}]+|[^\w\s{WORD_MARKS}]")
+
+
+_LINE_SPACE = "\t\n\r\x0b\x0c"  # kept as they are: line structure matters to sentence splitting
+
+
+def _fold_space(ch: str) -> str:
+    return ch if ch in _LINE_SPACE else " "
+
+
+def _fold_char(ch: str, level: str) -> str:
+    if ch.isspace():
+        return _fold_space(ch)
+    if ch in _DIGITS:
+        return _DIGITS[ch]
+    if ch == TATWEEL:
+        return ""
+    out = normalize_unicode(ch)  # NFKC plus camel's ligature fixes (ﻻ → لا)
+    out = dediac_ar(out)
+    out = out.replace(TATWEEL, "")
+    out = "".join(_DIGITS.get(c, c) for c in out)
+    if level == "aggressive":
+        out = normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(out)))
+    return out
+
+
+def _fold_other(ch: str) -> str:
+    """Non-Arabic text gets NFKC and whitespace only."""
+    if ch.isspace():
+        return _fold_space(ch)
+    return unicodedata.normalize("NFKC", ch)
+
+
+@cache
+def _tables(level: str, arabic: bool) -> tuple[dict[int, str], re.Pattern[str] | None]:
+    if level not in LEVELS:
+        raise ValueError(f"normalise level must be one of {LEVELS}, got {level!r}")
+    table: dict[int, str] = {}
+    for lo, hi in _RANGES:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            out = _fold_char(ch, level) if arabic else _fold_other(ch)
+            if out != ch:
+                table[cp] = out
+    changing = sorted(chr(cp) for cp, out in table.items() if len(out) != 1)
+    pattern = re.compile("[" + "".join(re.escape(c) for c in changing) + "]") if changing else None
+    return table, pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Normalised text plus a piecewise-linear map from its offsets to the original's.
+
+    Segment k starts at normalised offset `norm_starts[k]` and original offset
+    `orig_starts[k]`; inside a segment offsets advance together.
+    """
+
+    text: str
+    original: str
+    norm_starts: tuple[int, ...]
+    orig_starts: tuple[int, ...]
+
+    def to_original(self, i: int) -> int:
+        """Original offset of the character at normalised offset i (0 <= i < len)."""
+        if not 0 <= i < len(self.text):
+            raise IndexError(i)
+        k = bisect_right(self.norm_starts, i) - 1
+        return self.orig_starts[k] + (i - self.norm_starts[k])
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open normalised span to the smallest original span covering it."""
+        if start >= end:
+            raise ValueError("empty span")
+        return self.to_original(start), self.to_original(end - 1) + 1
+
+    @property
+    def offsets(self) -> list[int]:
+        """The full map, one original offset per normalised character (for tests, debugging)."""
+        return [self.to_original(i) for i in range(len(self.text))]
+
+
+def normalise(text: str, level: str = "aggressive", language: str | None = "ar") -> Normalised:
+    arabic = language in (None, "ar", "fa", "ur")
+    table, pattern = _tables(level, arabic)
+    out = text.translate(table)
+    norm_starts = [0]
+    orig_starts = [0]
+    if pattern is not None:
+        delta = 0  # len(norm prefix) - len(orig prefix)
+        for m in pattern.finditer(text):
+            p = m.start()
+            rep = table[ord(text[p])]
+            q = p + delta
+            for j in range(len(rep)):  # an expansion: each output char maps back to p
+                norm_starts.append(q + j)
+                orig_starts.append(p)
+            norm_starts.append(q + len(rep))
+            orig_starts.append(p + 1)
+            delta += len(rep) - 1
+    # Drop segments that are empty (several starting at the same normalised offset):
+    # the last one wins, since it is where the next character really comes from.
+    ns: list[int] = []
+    os_: list[int] = []
+    for n, o in zip(norm_starts, orig_starts, strict=True):
+        if ns and ns[-1] == n:
+            ns[-1], os_[-1] = n, o
+        else:
+            ns.append(n)
+            os_.append(o)
+    return Normalised(out, text, tuple(ns), tuple(os_))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split words from punctuation, keeping offsets (simple_word_tokenize's rule, plus offsets)."""
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+
+
+_SENT_END = {".", "!", "?", "؟", "\n", "…"}
+
+
+def sentences(tokens: list[Token], text: str, max_len: int = 120) -> list[list[Token]]:
+    """Group tokens into sentences on end punctuation or newlines; bounded length for the tagger."""
+    out: list[list[Token]] = []
+    cur: list[Token] = []
+    for i, tok in enumerate(tokens):
+        cur.append(tok)
+        nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(text)
+        newline = "\n" in text[tok.end : nxt]
+        if tok.text in _SENT_END or newline or len(cur) >= max_len:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def normalise_articles(articles: Iterable[Article], level: str = "aggressive") -> list[Article]:
+    """Fill `text_norm` for a batch; other languages get NFKC and whitespace only."""
+    done = []
+    for art in articles:
+        if art.text is not None:
+            art.text_norm = normalise(art.text, level, art.language).text
+        done.append(art)
+    return done
+
+
+# --- Prefect wrapper ------------------------------------------------------------------------
+
+from prefect import task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+
+@task(name="normalise", cache_policy=NO_CACHE)
+def normalise_task(articles: list[Article], level: str = "aggressive") -> list[Article]:
+    return normalise_articles(articles, level)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marsad.sources import SourcesError, load_sources, parse_sources
+
+GOOD = """
+sources:
+  - name: bbc-arabic
+    feeds: [https://feeds.bbci.co.uk/arabic/rss.xml]
+    urls: []
+    language: ar
+"""
+
+
+def test_good_file_parses() -> None:
+    (src,) = parse_sources(GOOD, "s.yaml")
+    assert src.name == "bbc-arabic"
+    assert src.feeds == ["https://feeds.bbci.co.uk/arabic/rss.xml"]
+    assert src.language == "ar"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace("language: ar", "langauge: ar"),
+            ["s.yaml", "'bbc-arabic'", "langauge", "unknown key"],
+        ),
+        (GOOD.replace("bbc-arabic", "BBC Arabic"), ["s.yaml", "source #1", "'name'"]),
+        (GOOD.replace("https://feeds", "ftp://feeds"), ["s.yaml", "'bbc-arabic'", "feeds", "http"]),
+        (
+            GOOD.replace("language: ar", "language: arabic"),
+            ["'bbc-arabic'", "language", "ISO 639-1"],
+        ),
+        ("sources: {}", ["s.yaml", "sources"]),
+        ("- just\n- a list", ["s.yaml", "mapping"]),
+        ("sources: [\n", ["s.yaml", "YAML"]),
+        (GOOD + GOOD.replace("sources:\n", ""), ["duplicate", "bbc-arabic"]),
+        ("sources:\n  - name: empty\n", ["empty", "nothing to fetch"]),
+    ],
+)
+def test_bad_files_name_file_source_and_key(text: str, expected: list[str]) -> None:
+    with pytest.raises(SourcesError) as err:
+        parse_sources(text, "s.yaml")
+    for part in expected:
+        assert part in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SourcesError, match="no such sources file"):
+        load_sources(tmp_path / "nope.yaml")
+
+
+def test_shipped_sources_file_is_valid() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    sources = load_sources(repo / "seeds" / "sources.yaml")
+    names = {s.name for s in sources}
+    assert {
+        "bbc-arabic",
+        "france24-arabic",
+        "dw-arabic",
+        "un-news-arabic",
+        "asharq-al-awsat",
+    } <= names
