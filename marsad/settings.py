@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from marsad import __version__
@@ -33,6 +35,16 @@ class Settings(BaseModel):
     batch_size: int = Field(default=50, ge=1, description="Documents per Prefect task run.")
     max_items_per_feed: int = Field(default=500, ge=1)
     normalise_level: str = Field(default="aggressive", pattern="^(light|aggressive)$")
+    # entities
+    ner_backend: Literal["crf", "rules", "camel-bert"] = Field(
+        default="crf",
+        description="crf: the bundled model (rules if its file is missing); rules: rule tagger; "
+        "camel-bert: camel-tools' BERT NER (needs `camel_data -i ner-arabert`).",
+    )
+    watchlist: str | None = Field(
+        default=None,
+        description="Watchlist YAML for entity linking; None = the shipped seeds/watchlist.yaml.",
+    )
 
 
 DEFAULT_SETTINGS = Settings()
