@@ -3,7 +3,9 @@
 The tagger works on tokens of the original text; spans come back as character
 offsets into `Article.text`, so `text[start:end] == entity.text` always holds.
 The statistical model lives in `marsad.ner`; `RuleTagger` is the dependency-free
-fallback (titles, organisation heads, a short list of places).
+fallback (titles, organisation heads, a short list of places); `marsad.camel_bert` wraps
+camel-tools' BERT NER for those who installed its data. Mentions are then linked to the
+watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Protocol
 
+from marsad.linking import Linker, load_linker
 from marsad.record import Article, Entity, Failure
+from marsad.settings import Settings
 from marsad.tasks.normalise import Token, normalise, sentences, tokenize
 
 LABELS = ("PERS", "LOC", "ORG", "MISC")
+BACKENDS = ("crf", "rules", "camel-bert")
 
 
 class Tagger(Protocol):
@@ -314,6 +319,19 @@ def load_default_tagger() -> Tagger:
         return RuleTagger()
 
 
+def tagger_for(backend: str) -> Tagger:
+    """The tagger a `Settings.ner_backend` names; each is loaded once per process."""
+    if backend == "crf":
+        return load_default_tagger()
+    if backend == "rules":
+        return RuleTagger()
+    if backend == "camel-bert":
+        from marsad.camel_bert import load_camel_tagger
+
+        return load_camel_tagger()
+    raise ValueError(f"ner_backend must be one of {BACKENDS}, got {backend!r}")
+
+
 def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """BIO labels to (start, end, label) character spans; a stray I- starts an entity."""
     spans: list[tuple[int, int, str]] = []
@@ -334,7 +352,10 @@ def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple
     return spans
 
 
-def find_entities(text: str, tagger: Tagger, level: str = "aggressive") -> list[Entity]:
+def find_entities(
+    text: str, tagger: Tagger, level: str = "aggressive", linker: Linker | None = None
+) -> list[Entity]:
+    """The tagger's mentions, linked to and completed from the watchlist when given a linker."""
     toks = tokenize(text)
     sents = sentences(toks, text)
     labels = tagger.tag([[t.text for t in s] for s in sents])
@@ -343,18 +364,25 @@ def find_entities(text: str, tagger: Tagger, level: str = "aggressive") -> list[
         for start, end, label in spans_from_bio(sent, labs):
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
-    return out
+    return linker.link(text, out, level) if linker is not None else out
 
 
 def tag_articles(
-    articles: Iterable[Article], tagger: Tagger | None = None, level: str = "aggressive"
+    articles: Iterable[Article],
+    tagger: Tagger | None = None,
+    level: str = "aggressive",
+    settings: Settings | None = None,
+    linker: Linker | None = None,
 ) -> tuple[list[Article], list[Failure]]:
-    tagger = tagger or load_default_tagger()
+    """Tag and link a batch; the tagger and the watchlist come from settings unless given."""
+    settings = settings or Settings()
+    tagger = tagger or tagger_for(settings.ner_backend)
+    linker = linker or load_linker(settings.watchlist)
     done: list[Article] = []
     failures: list[Failure] = []
     for art in articles:
         try:
-            art.entities = find_entities(art.text or "", tagger, level)
+            art.entities = find_entities(art.text or "", tagger, level, linker)
         except Exception as exc:  # one bad article must not sink the batch
             failures.append(
                 Failure(
@@ -380,6 +408,6 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 @task(name="tag", cache_policy=NO_CACHE)
 def tag_task(
-    articles: list[Article], level: str = "aggressive"
+    articles: list[Article], level: str = "aggressive", settings: Settings | None = None
 ) -> tuple[list[Article], list[Failure]]:
-    return tag_articles(articles, level=level)
+    return tag_articles(articles, level=level, settings=settings)

@@ -1,0 +1,152 @@
+"""Watchlist linking: find aliases in the normalised text, give mentions their `entity_id`.
+
+Matching walks a token trie over the aggressively normalised text, so spelling variants
+(أ/إ/ا, ة/ه, ى/ي, diacritics, tatweel) meet. The first word of a mention may carry
+proclitics (و ف, then ب ل ك, and لل for ل + ال: وبالناتو, للعراق); they are tried as
+alternatives and trimmed out of the mention. Offsets go back through the normalisation map,
+so `text[start:end] == entity.text` always holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+from marsad.record import Entity
+from marsad.tasks.normalise import WORD_MARKS, normalise, tokenize
+from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
+
+_END = ""  # trie key marking "an alias ends here" (never a token)
+_MARK = re.compile(f"[{WORD_MARKS}]")
+_CONJ = ("", "و", "ف")
+_PREP = ("", "ب", "ل", "ك")
+
+
+def clitic_variants(token: str) -> Iterator[tuple[int, str]]:
+    """(characters stripped, remaining word) for each way of reading proclitics off a token."""
+    yield 0, token
+    for conj in _CONJ:
+        if not token.startswith(conj):
+            continue
+        rest = token[len(conj) :]
+        for prep in _PREP:
+            if not (conj or prep) or not rest.startswith(prep):
+                continue
+            core = rest[len(prep) :]
+            if len(core) >= 2:
+                yield len(conj) + len(prep), core
+            if prep == "ل" and core.startswith("ل") and len(core) >= 3:  # لل = ل + ال
+                yield len(conj) + 2, "ا" + core
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start: int  # original offsets of the alias, clitics trimmed
+    end: int
+    word_start: int  # original offset of the first word, clitics included
+    entry: WatchEntry
+
+
+class Linker:
+    """Leftmost-longest alias matching over normalised tokens; built once per watchlist."""
+
+    def __init__(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist
+        self._trie: dict[str, dict] = {}
+        for key, entry in watchlist.keys.items():
+            self._add(key, entry)
+
+    def _add(self, key: Key, entry: WatchEntry) -> None:
+        node = self._trie
+        for tok in key:
+            node = node.setdefault(tok, {})
+        node[_END] = entry
+
+    def find(self, text: str) -> list[Match]:
+        norm = normalise(text, "aggressive")
+        toks = tokenize(norm.text)
+        words = [t.text for t in toks]
+        out: list[Match] = []
+        i = 0
+        while i < len(toks):
+            best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)
+            for stripped, core in clitic_variants(words[i]):
+                found = self._longest(core, words, i + 1)
+                if found and (best is None or found[0] > best[0]):
+                    best = (found[0], stripped, found[1])
+            if best is None:
+                i += 1
+                continue
+            end_tok, stripped, entry = best
+            start, end = norm.span_to_original(toks[i].start + stripped, toks[end_tok - 1].end)
+            while end < len(text) and _MARK.match(text[end]):  # keep trailing diacritics
+                end += 1
+            out.append(Match(start, end, norm.to_original(toks[i].start), entry))
+            i = end_tok
+        return out
+
+    def _longest(self, first: str, words: Sequence[str], nxt: int) -> tuple[int, WatchEntry] | None:
+        node = self._trie.get(first)
+        best = None
+        k = nxt
+        while node is not None:
+            if _END in node:
+                best = (k, node[_END])
+            if k >= len(words):
+                break
+            node = node.get(words[k])
+            k += 1
+        return best
+
+    def link(
+        self, text: str, entities: Sequence[Entity], level: str = "aggressive"
+    ) -> list[Entity]:
+        """Merge the model's mentions with the watchlist's; see docs/entities.md for the rules."""
+        return merge(text, entities, self.find(text), level)
+
+
+def _mention(
+    text: str, start: int, end: int, label: str, entity_id: str | None, level: str
+) -> Entity:
+    surface = text[start:end]
+    return Entity(surface, normalise(surface, level).text, label, start, end, entity_id)
+
+
+def merge(
+    text: str, entities: Sequence[Entity], matches: Sequence[Match], level: str = "aggressive"
+) -> list[Entity]:
+    """Model spans and watchlist matches, without duplicates.
+
+    - a match that coincides with a model span (up to the clitics) links it: the span takes
+      the watchlist's id and type, clitics trimmed;
+    - a match that covers model spans replaces them (the model cut a known name short);
+    - a model span that contains a match is linked only when both are persons (بايدن inside
+      جو بايدن); otherwise it is another entity (جامعة بغداد is not بغداد) and the match is dropped;
+    - a match that crosses model spans' boundaries wins over them;
+    - a match no model span touches is added with the watchlist's type.
+    """
+    out = [replace(e) for e in entities]
+    for m in matches:
+        over = [e for e in out if e.start < m.end and m.start < e.end]
+        new = _mention(text, m.start, m.end, m.entry.type, m.entry.id, level)
+        if len(over) == 1 and m.word_start <= over[0].start <= m.start and over[0].end == m.end:
+            out[out.index(over[0])] = new
+            continue
+        if len(over) == 1 and over[0].start <= m.start and m.end <= over[0].end:
+            e = over[0]
+            if e.label == m.entry.type == "PERS" and e.entity_id is None:
+                e.entity_id = m.entry.id
+            continue
+        for e in over:
+            out.remove(e)
+        out.append(new)
+    out.sort(key=lambda e: (e.start, e.end))
+    return out
+
+
+@cache
+def load_linker(path: str | None = None) -> Linker:
+    """The linker for a watchlist file (the shipped one for None), built once per process."""
+    return Linker(load_watchlist(path))
