@@ -35,6 +35,15 @@ class Settings(BaseModel):
     batch_size: int = Field(default=50, ge=1, description="Documents per Prefect task run.")
     max_items_per_feed: int = Field(default=500, ge=1)
     normalise_level: str = Field(default="aggressive", pattern="^(light|aggressive)$")
+    runner: str = Field(
+        default="threads",
+        pattern=r"^(threads|processes|dask|tcp://\S+|tls://\S+)$",
+        description="Where extract/normalise/tag run per batch: threads, processes, dask "
+        "(a local cluster) or a Dask scheduler address such as tcp://10.0.0.5:8786.",
+    )
+    workers: int = Field(
+        default=2, ge=1, description="Batches processed at once (threads/processes/local dask)."
+    )
     # entities
     ner_backend: Literal["crf", "rules", "camel-bert"] = Field(
         default="crf",

@@ -1,14 +1,26 @@
-"""Per-source run counters, shown as a Prefect artifact and printed by the CLI."""
+"""Per-source run counters, entity tallies and progress: Prefect artifacts and CLI output."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
+from uuid import UUID
 
-from marsad.record import Failure
+from marsad.record import Article, Failure
 
-COLUMNS = ("discovered", "skipped", "fetched", "stored", "duplicates", "failed")
+COLUMNS = (
+    "discovered",
+    "not_modified",
+    "skipped",
+    "fetched",
+    "stored",
+    "duplicates",
+    "failed",
+)
+MAX_HITS_SHOWN = 50
 
 
 @dataclass
@@ -16,6 +28,8 @@ class RunSummary:
     run_id: str
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     reasons: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    entities: Counter[tuple[str, str]] = field(default_factory=Counter)
+    hits: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, column: str, per_source: Mapping[str, int] | Iterable[str]) -> None:
         items = (
@@ -28,6 +42,51 @@ class RunSummary:
         for f in failures:
             self.counts[f.source]["failed"] += 1
             self.reasons[f.source][f"{f.stage}: {f.error}"] += 1
+
+    def add_entities(self, articles: Iterable[Article]) -> list[dict[str, str]]:
+        """Tally mentions by (normalised form, label); returns this batch's watchlist hits."""
+        new_hits: list[dict[str, str]] = []
+        for art in articles:
+            linked: set[str] = set()
+            for e in art.entities:
+                self.entities[(e.norm, e.label)] += 1
+                if e.entity_id and e.entity_id not in linked:
+                    linked.add(e.entity_id)
+                    new_hits.append(
+                        {
+                            "entity_id": e.entity_id,
+                            "mention": e.text,
+                            "label": e.label,
+                            "source": art.source,
+                            "title": art.title or "",
+                            "url": art.canonical_url or art.url,
+                            "article_id": art.article_id or "",
+                        }
+                    )
+        self.hits.extend(new_hits)
+        return new_hits
+
+    def markdown(self, top: int = 20) -> str:
+        """Top entities and watchlist hits, for the run's markdown artifact."""
+        lines = [f"# marsad run {self.run_id}", "", f"## Top {top} entities", ""]
+        if self.entities:
+            lines += ["| entity | label | mentions |", "|---|---|---:|"]
+            lines += [f"| {n} | {lab} | {c} |" for (n, lab), c in self.entities.most_common(top)]
+        else:
+            lines.append("No entities in this run.")
+        lines += ["", f"## Watchlist hits ({len(self.hits)})", ""]
+        if self.hits:
+            lines += ["| entity_id | mention | source | article |", "|---|---|---|---|"]
+            for h in self.hits[:MAX_HITS_SHOWN]:
+                title = h["title"].replace("|", "/") or h["url"]
+                lines.append(
+                    f"| {h['entity_id']} | {h['mention']} | {h['source']} | [{title}]({h['url']}) |"
+                )
+            if len(self.hits) > MAX_HITS_SHOWN:
+                lines.append(f"\n… and {len(self.hits) - MAX_HITS_SHOWN} more.")
+        else:
+            lines.append("No watchlist hits in this run.")
+        return "\n".join(lines) + "\n"
 
     def total(self, column: str) -> int:
         return sum(c[column] for c in self.counts.values())
@@ -48,4 +107,59 @@ class RunSummary:
             "run_id": self.run_id,
             **{c: self.total(c) for c in COLUMNS},
             "sources": self.rows(),
+            "watchlist_hits": len(self.hits),
         }
+
+
+class RunProgress:
+    """Progress of a long run: a Prefect progress artifact, and a rich bar on a terminal.
+
+    The artifact is updated at most every 5 percentage points, so a crawl of thousands of
+    documents costs a few dozen API calls, not one per batch.
+    """
+
+    def __init__(self, total: int, label: str, terminal: bool | None = None) -> None:
+        self.total = max(total, 0)
+        self.done = 0
+        self.label = label
+        self._artifact: UUID | None = None
+        self._last = -100.0
+        self._bar = None
+        self._terminal = sys.stderr.isatty() if terminal is None else terminal
+
+    def __enter__(self) -> RunProgress:
+        from prefect.artifacts import create_progress_artifact
+
+        self._artifact = create_progress_artifact(0.0, description=self.label)
+        self._last = 0.0
+        if self._terminal:
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total or 1)
+        return self
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        pct = 100.0 if not self.total else min(100.0, 100.0 * self.done / self.total)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+        if self._artifact is not None and (pct - self._last >= 5 or pct == 100.0):
+            from prefect.artifacts import update_progress_artifact
+
+            update_progress_artifact(self._artifact, pct)
+            self._last = pct
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._artifact is not None and self._last < 100.0:
+            from prefect.artifacts import update_progress_artifact
+
+            update_progress_artifact(self._artifact, 100.0)
+        if self._bar is not None:
+            self._bar.stop()
