@@ -60,6 +60,7 @@ class Article:
     feed: FeedItem | None = None
     attempts: int = 1
     run_id: str = ""
+    dup_group: str | None = None  # set by the store stage (marsad.dedup)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset."""
 
 ENTITY_TYPE = pa.struct(
     [
@@ -39,6 +40,26 @@ ARTICLES = pa.schema(
         _f("text_norm", pa.string(), "Normalised text (diacritics, tatweel, alef forms folded)."),
         _f("entities", pa.list_(ENTITY_TYPE), "Entity mentions with offsets into `text`."),
         _f("run_id", pa.string(), "Id of the run that wrote the row.", False),
+        _f(
+            "dup_group",
+            pa.string(),
+            "Near-duplicate group: the article_id of the first stored copy of this story "
+            "(same normalised title or MinHash-similar text, across sources); null in v1 files.",
+        ),
+    ]
+)
+
+MENTIONS = pa.schema(
+    [
+        _f("article_id", pa.string(), "Article holding the mention (articles.article_id).", False),
+        _f("source", pa.string(), "Source name of the article.", False),
+        _f("published_at", TS, "Publication time of the article, UTC; null when unknown."),
+        _f("text", pa.string(), "Surface form, as in the article's `text`.", False),
+        _f("norm", pa.string(), "Normalised form, for matching and counting.", False),
+        _f("label", pa.string(), "PERS, LOC, ORG or MISC.", False),
+        _f("entity_id", pa.string(), "Watchlist entity id when linked, else null."),
+        _f("start", pa.int32(), "Start offset into the article's `text`.", False),
+        _f("end", pa.int32(), "End offset into the article's `text` (exclusive).", False),
     ]
 )
 
@@ -53,3 +74,6 @@ FAILURES = pa.schema(
         _f("at", TS, "When the failure was recorded, UTC.", False),
     ]
 )
+
+SCHEMAS = {"articles": ARTICLES, "mentions": MENTIONS, "failures": FAILURES}
+SORT_KEYS = {"articles": "published_at", "mentions": "published_at", "failures": "at"}

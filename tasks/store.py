@@ -1,135 +1,54 @@
-"""Store stage: Parquet datasets under DIR, hive-partitioned by date, written atomically.
+"""Store stage: one transaction per batch through marsad.writer, plus the Prefect task.
 
-Each batch becomes one file per date partition, written under a temporary name
-and renamed into place, so a reader never sees half a file.
+See marsad/writer.py for what a batch write does (lock, dedup by article_id, dup groups,
+atomic partition swaps, re-processing, compaction of crowded partitions).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
-from datetime import date
-from pathlib import Path
+from collections import Counter
+from collections.abc import Sequence
 
-import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
-
-from marsad import __version__
+from marsad.dataset import list_partitions, read_file, resolve
 from marsad.record import Article, Failure, article_id_for
-from marsad.schema import ARTICLES, FAILURES, SCHEMA_VERSION
-from marsad.tasks.extract import canonicalise
+from marsad.writer import MAX_FILES, Writer, writer_for
 
-
-def _partition_date(art: Article) -> date:
-    return (art.published_at or art.fetched_at).date()
-
-
-def article_rows(articles: Iterable[Article]) -> list[dict]:
-    rows = []
-    for a in articles:
-        rows.append(
-            {
-                "article_id": a.article_id,
-                "url": a.url,
-                "canonical_url": a.canonical_url,
-                "source": a.source,
-                "title": a.title,
-                "author": a.author,
-                "published_at": a.published_at,
-                "fetched_at": a.fetched_at,
-                "language": a.language,
-                "text": a.text,
-                "text_norm": a.text_norm,
-                "entities": [asdict(e) for e in a.entities],
-                "run_id": a.run_id,
-            }
-        )
-    return rows
-
-
-def _metadata(schema: pa.Schema) -> pa.Schema:
-    return schema.with_metadata(
-        {"marsad.schema_version": SCHEMA_VERSION, "marsad.version": __version__}
-    )
-
-
-def write_atomic(table: pa.Table, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def _write_partitioned(
-    rows_by_date: dict[date, list[dict]],
-    schema: pa.Schema,
-    root: Path,
-    run_id: str,
-    seq: int,
-    sort_key: str | None,
-) -> list[Path]:
-    paths = []
-    for day, rows in sorted(rows_by_date.items()):
-        table = pa.Table.from_pylist(rows, schema=_metadata(schema))
-        if sort_key:
-            table = table.sort_by([(sort_key, "ascending")])
-        path = root / f"date={day.isoformat()}" / f"part-{run_id}-{seq:05d}.parquet"
-        paths.append(write_atomic(table, path))
-    return paths
-
-
-def write_articles(articles: Sequence[Article], out: Path, run_id: str, seq: int) -> list[Path]:
-    by_date: dict[date, list[dict]] = defaultdict(list)
-    for art, row in zip(articles, article_rows(articles), strict=True):
-        by_date[_partition_date(art)].append(row)
-    return _write_partitioned(
-        by_date, ARTICLES, Path(out) / "articles", run_id, seq, "published_at"
-    )
-
-
-def write_failures(failures: Sequence[Failure], out: Path, run_id: str, seq: int) -> list[Path]:
-    by_date: dict[date, list[dict]] = defaultdict(list)
-    for f in failures:
-        by_date[f.at.date()].append(asdict(f))
-    return _write_partitioned(by_date, FAILURES, Path(out) / "failures", run_id, seq, None)
-
-
-def known_ids(out: Path) -> set[str]:
-    """Ids of stored articles, by canonical and by discovered URL, for dedup before fetching."""
-    root = Path(out) / "articles"
-    if not root.exists():
-        return set()
-    dataset = ds.dataset(root, format="parquet", partitioning="hive", exclude_invalid_files=True)
-    ids: set[str] = set()
-    for batch in dataset.to_batches(columns=["article_id", "url"]):
-        ids.update(batch.column("article_id").to_pylist())
-        ids.update(article_id_for(canonicalise(u)) for u in batch.column("url").to_pylist())
-    return ids
+__all__ = ["MAX_FILES", "Writer", "known_ids", "store_articles", "store_task", "write_failures"]
 
 
 def store_articles(
-    articles: Sequence[Article], seen: set[str], out: Path, run_id: str, seq: int
-) -> tuple[list[Article], list[Path]]:
-    """Write the articles not seen before; `seen` is updated, so a run never stores one twice."""
-    fresh = []
-    for art in articles:
-        if art.article_id in seen:
-            continue
-        seen.add(art.article_id)
-        fresh.append(art)
-    paths = write_articles(fresh, out, run_id, seq) if fresh else []
+    articles: Sequence[Article],
+    seen: set[str],
+    out: str | os.PathLike[str],
+    run_id: str,
+    seq: int,
+    replace: bool = False,
+) -> tuple[list[Article], list[str]]:
+    """Write the articles not stored yet (all of them with `replace`); `seen` is updated."""
+    fresh, paths = writer_for(out).store(articles, [], run_id, seq, replace)
+    seen.update(a.article_id for a in articles if a.article_id)
     return fresh, paths
+
+
+def write_failures(
+    failures: Sequence[Failure], out: str | os.PathLike[str], run_id: str, seq: int
+) -> list[str]:
+    return writer_for(out).store([], failures, run_id, seq)[1]
+
+
+def known_ids(out: str | os.PathLike[str]) -> set[str]:
+    """Ids of stored articles, by canonical and by discovered URL, for dedup before fetching."""
+    from marsad.tasks.extract import canonicalise
+
+    loc = resolve(out)
+    ids: set[str] = set()
+    for infos in list_partitions(loc, "articles").values():
+        for info in infos:
+            table = read_file(loc, info.path, ["article_id", "url"])
+            ids.update(table.column("article_id").to_pylist())
+            ids.update(article_id_for(canonicalise(u)) for u in table.column("url").to_pylist())
+    return ids
 
 
 # --- Prefect wrapper ------------------------------------------------------------------------
@@ -146,9 +65,9 @@ def store_task(
     out: str,
     run_id: str,
     seq: int,
+    replace: bool = False,
 ) -> dict[str, int]:
-    """Write a batch; returns stored counts per source, never the payload."""
-    stored, _paths = store_articles(articles, seen, Path(out), run_id, seq)
-    if failures:
-        write_failures(failures, Path(out), run_id, seq)
+    """Write a batch (articles, mentions, failures); returns stored counts per source."""
+    stored, _paths = writer_for(out).store(articles, failures, run_id, seq, replace)
+    seen.update(a.article_id for a in articles if a.article_id)
     return dict(Counter(a.source for a in stored))

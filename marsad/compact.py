@@ -1,0 +1,126 @@
+"""Small-file compaction: a partition's files become one file per dataset, swapped in atomically.
+
+A run every 15 minutes writes up to 96 small files a day into a partition; compaction merges
+them (articles, their mentions and failures of that date in one transaction), keeps one row
+per article_id (the newest fetch; the mentions of exactly that row), sorts by time and writes
+row groups sized for scans. Files of older schema versions are read and upgraded on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+import pyarrow as pa
+
+from marsad.dataset import (
+    DATASETS,
+    Location,
+    Transaction,
+    conform,
+    list_partitions,
+    part_name,
+    read_rows,
+    resolve,
+    writer_lock,
+)
+from marsad.schema import SCHEMAS, SORT_KEYS
+
+FILE_COL = "__file"
+
+
+@dataclass
+class Compacted:
+    partitions: int = 0
+    files_in: int = 0
+    files_out: int = 0
+    duplicates_dropped: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"compacted {self.partitions} partitions: {self.files_in} files -> "
+            f"{self.files_out}, {self.duplicates_dropped} duplicate rows dropped"
+        )
+
+
+def compaction_run_id() -> str:
+    return f"compact{datetime.now(UTC):%Y%m%dT%H%M%S}{uuid.uuid4().hex[:6]}"
+
+
+def _read_all(loc: Location, dataset: str, part: str, names: list[str]) -> pl.DataFrame:
+    frames = []
+    for name in names:
+        table = read_rows(loc, dataset, part, name)
+        frames.append(pl.from_arrow(table).with_columns(pl.lit(name).alias(FILE_COL)))
+    if not frames:
+        return pl.from_arrow(SCHEMAS[dataset].empty_table()).with_columns(
+            pl.lit("").alias(FILE_COL)
+        )
+    return pl.concat(frames, how="vertical")
+
+
+def _finish(df: pl.DataFrame, dataset: str) -> pa.Table:
+    df = df.drop(FILE_COL).sort(SORT_KEYS[dataset], nulls_last=True, maintain_order=True)
+    return conform(df.to_arrow(), SCHEMAS[dataset])
+
+
+def stage_partition(txn: Transaction, part: str, names: dict[str, list[str]], out: str) -> int:
+    """Stage `part` of every dataset as one file named `out`; returns duplicate rows dropped."""
+    loc = txn.loc
+    arts = _read_all(loc, "articles", part, names["articles"])
+    kept = arts.sort(["fetched_at", FILE_COL], nulls_last=False).unique(
+        "article_id", keep="last", maintain_order=True
+    )
+    ments = _read_all(loc, "mentions", part, names["mentions"]).join(
+        kept.select("article_id", FILE_COL), on=["article_id", FILE_COL], how="semi"
+    )
+    fails = _read_all(loc, "failures", part, names["failures"])
+    for dataset, df in (("articles", kept), ("mentions", ments), ("failures", fails)):
+        if names[dataset] or df.height:
+            new = {out: _finish(df, dataset)} if df.height else {}
+            txn.stage(dataset, part, [], new)
+    return arts.height - kept.height
+
+
+def partition_files(loc: Location) -> dict[str, dict[str, list[str]]]:
+    """date partition -> dataset -> file names."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for dataset in DATASETS:
+        for part, infos in list_partitions(loc, dataset).items():
+            entry = found.setdefault(part, {d: [] for d in DATASETS})
+            entry[dataset] = [i.base_name for i in infos]
+    return found
+
+
+def compact_locked(
+    loc: Location, dates: Iterable[str] | None = None, min_files: int = 2
+) -> Compacted:
+    """Compaction for a caller that holds the writer lock."""
+    wanted = {f"date={d}" for d in dates} if dates else None
+    report = Compacted()
+    run = compaction_run_id()
+    for seq, (part, names) in enumerate(sorted(partition_files(loc).items())):
+        if wanted is not None and part not in wanted:
+            continue
+        if max(len(n) for n in names.values()) < min_files:
+            continue
+        txn = Transaction(loc)
+        report.duplicates_dropped += stage_partition(txn, part, names, part_name(run, seq))
+        report.files_out += len(txn.entries)
+        txn.commit()
+        report.partitions += 1
+        report.files_in += sum(len(n) for n in names.values())
+    return report
+
+
+def compact(
+    out: str | os.PathLike[str], dates: Iterable[str] | None = None, min_files: int = 2
+) -> Compacted:
+    """Merge every partition (or those of `dates`, YYYY-MM-DD) holding min_files or more files."""
+    loc = resolve(out)
+    with writer_lock(loc):
+        return compact_locked(loc, dates, min_files)

@@ -1,0 +1,118 @@
+"""Near-duplicate groups: wire copies and republished articles share a `dup_group`.
+
+Two articles are near-duplicates when their folded titles are equal (and long enough not to
+be a rubric like "أخبار"), or when the MinHash estimate of the Jaccard similarity of their
+word 3-gram sets reaches `THRESHOLD`. A group's id is the article_id of its first stored
+member, so rows never need rewriting when a later copy joins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from datasketch import MinHash, MinHashLSH
+
+NUM_PERM = 128
+THRESHOLD = 0.5
+SHINGLE = 3
+MIN_TITLE_WORDS = 4
+MIN_TEXT_WORDS = 20
+
+_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+    }
+)
+_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """Diacritics, tatweel, hamza seats and punctuation folded away; lower case; one space."""
+    text = _MARKS.sub("", text.translate(_FOLD).lower())
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def title_key(title: str | None) -> str | None:
+    words = fold(title or "").split()
+    return " ".join(words) if len(words) >= MIN_TITLE_WORDS else None
+
+
+def shingles(text: str | None) -> set[bytes]:
+    words = fold(text or "").split()
+    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+
+
+def signature(text: str | None) -> MinHash | None:
+    grams = shingles(text)
+    if len(grams) < MIN_TEXT_WORDS:
+        return None
+    sig = MinHash(num_perm=NUM_PERM)
+    sig.update_batch(list(grams))
+    return sig
+
+
+@dataclass
+class DupIndex:
+    """Articles seen so far, by folded title and by MinHash; assigns each new one a group."""
+
+    threshold: float = THRESHOLD
+    groups: dict[str, str] = field(default_factory=dict)
+    _titles: dict[str, str] = field(default_factory=dict)
+    _sigs: dict[str, MinHash] = field(default_factory=dict)
+    _lsh: MinHashLSH | None = None
+
+    def __post_init__(self) -> None:
+        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
+
+    def add(self, article_id: str, group: str, title: str | None, text: str | None) -> None:
+        if article_id in self.groups:
+            return
+        self.groups[article_id] = group
+        key = title_key(title)
+        if key is not None:
+            self._titles.setdefault(key, group)
+        sig = signature(text)
+        if sig is not None:
+            self._sigs[article_id] = sig
+            self._lsh.insert(article_id, sig)  # type: ignore[union-attr]
+
+    def matches(self, title: str | None, text: str | None) -> set[str]:
+        """Groups of indexed articles that the given one near-duplicates."""
+        found: set[str] = set()
+        key = title_key(title)
+        if key is not None and key in self._titles:
+            found.add(self._titles[key])
+        sig = signature(text)
+        if sig is not None:
+            for other in self._lsh.query(sig):  # type: ignore[union-attr]
+                if sig.jaccard(self._sigs[other]) >= self.threshold:
+                    found.add(self.groups[other])
+        return found
+
+    def assign(self, article_id: str, title: str | None, text: str | None) -> str:
+        """The article's group: an existing one it matches (the smallest id), else its own id.
+
+        An article already indexed keeps its group, so re-processing never moves it.
+        """
+        if article_id in self.groups:
+            return self.groups[article_id]
+        found = self.matches(title, text)
+        group = min(found) if found else article_id
+        self.add(article_id, group, title, text)
+        return group
+
+
+def group_all(items: Iterable[tuple[str, str | None, str | None]]) -> dict[str, str]:
+    """article_id -> group for (article_id, title, text) in arrival order."""
+    index = DupIndex()
+    return {aid: index.assign(aid, title, text) for aid, title, text in items}

@@ -1,0 +1,251 @@
+"""Writing a batch: articles, their entity mentions and failures, as one transaction.
+
+Under the output's writer lock (marsad.dataset) a batch is checked against the article_ids
+already stored, given its near-duplicate groups (marsad.dedup), and its partitions are swapped
+in atomically. Re-processing (`replace=True`) supersedes an article's row and mentions instead
+of skipping it. A partition holding more than `MAX_FILES` files is compacted on the spot, so a
+run every 15 minutes never leaves a day of 96 tiny files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from marsad.compact import compact_locked, partition_files
+from marsad.dataset import (
+    DATASETS,
+    Location,
+    Transaction,
+    list_partitions,
+    part_name,
+    read_file,
+    read_rows,
+    resolve,
+    writer_lock,
+)
+from marsad.dedup import DupIndex
+from marsad.record import Article, Failure
+from marsad.schema import SCHEMAS, SORT_KEYS
+
+MAX_FILES = 12  # files per partition and dataset before the store step compacts it
+DUP_WINDOW = timedelta(days=7)  # near-duplicates are looked for this far around a batch
+
+
+def partition_of(day: date) -> str:
+    return f"date={day.isoformat()}"
+
+
+def _partition_date(art: Article) -> date:
+    return (art.published_at or art.fetched_at).date()
+
+
+def article_rows(articles: Iterable[Article]) -> list[dict]:
+    return [
+        {
+            "article_id": a.article_id,
+            "url": a.url,
+            "canonical_url": a.canonical_url,
+            "source": a.source,
+            "title": a.title,
+            "author": a.author,
+            "published_at": a.published_at,
+            "fetched_at": a.fetched_at,
+            "language": a.language,
+            "text": a.text,
+            "text_norm": a.text_norm,
+            "entities": [asdict(e) for e in a.entities],
+            "run_id": a.run_id,
+            "dup_group": a.dup_group,
+        }
+        for a in articles
+    ]
+
+
+def mention_rows(articles: Iterable[Article]) -> list[dict]:
+    return [
+        {
+            "article_id": a.article_id,
+            "source": a.source,
+            "published_at": a.published_at,
+            "text": e.text,
+            "norm": e.norm,
+            "label": e.label,
+            "entity_id": e.entity_id,
+            "start": e.start,
+            "end": e.end,
+        }
+        for a in articles
+        for e in a.entities
+    ]
+
+
+def failure_rows(failures: Iterable[Failure]) -> list[dict]:
+    return [asdict(f) for f in failures]
+
+
+ROWS = {"articles": article_rows, "mentions": mention_rows}
+
+
+def to_table(rows: list[dict], dataset: str) -> pa.Table:
+    table = pa.Table.from_pylist(rows, schema=SCHEMAS[dataset])
+    return table.sort_by([(SORT_KEYS[dataset], "ascending")])
+
+
+def _free_name(names: dict[str, list[str]], run_id: str, seq: int) -> str:
+    """part-<run>-<seq>.parquet, unless a re-run of the same run and batch already used it."""
+    taken = {n for files in names.values() for n in files}
+    name, k = part_name(run_id, seq), 0
+    while name in taken:
+        k += 1
+        name = part_name(f"{run_id}-{seq:05d}", k)
+    return name
+
+
+class Writer:
+    """One process's writer for one output; caches what it has read, writes under the lock."""
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        self.loc: Location = resolve(out)
+        self._files: dict[str, tuple[object, list[str]]] = {}  # "part/name" -> (stamp, ids)
+        self._dups = DupIndex()
+        self._dup_indexed: set[tuple[str, object]] = set()
+
+    def _where(self) -> dict[str, str]:
+        """article_id -> "part/name" of the file holding it; reads only new or changed files."""
+        files: dict[str, tuple[object, list[str]]] = {}
+        for part, infos in list_partitions(self.loc, "articles").items():
+            for info in infos:
+                key, stamp = f"{part}/{info.base_name}", (info.mtime_ns, info.size)
+                hit = self._files.get(key)
+                if hit is None or hit[0] != stamp:
+                    col = read_file(self.loc, info.path, ["article_id"]).column("article_id")
+                    hit = (stamp, col.to_pylist())
+                files[key] = hit
+        self._files = files
+        return {aid: key for key, (_, ids) in files.items() for aid in ids}
+
+    def _index_dups(self, days: set[date]) -> None:
+        lo, hi = min(days) - DUP_WINDOW, max(days) + DUP_WINDOW
+        for key, (stamp, _) in sorted(self._files.items()):
+            day = date.fromisoformat(key[5:15])
+            if not lo <= day <= hi or (key, stamp) in self._dup_indexed:
+                continue
+            table = read_rows(self.loc, "articles", *key.split("/"))
+            cols = table.select(["article_id", "dup_group", "title", "text"]).to_pylist()
+            for row in cols:
+                group = row["dup_group"] or row["article_id"]
+                self._dups.add(row["article_id"], group, row["title"], row["text"])
+            self._dup_indexed.add((key, stamp))
+
+    def store(
+        self,
+        articles: Sequence[Article],
+        failures: Sequence[Failure],
+        run_id: str,
+        seq: int,
+        replace: bool = False,
+    ) -> tuple[list[Article], list[str]]:
+        """Write a batch; returns the articles written and the paths of the new files.
+
+        Without `replace` an article whose id is stored already is skipped; with it, its old
+        row and mentions are removed in the same transaction that adds the new ones.
+        """
+        with writer_lock(self.loc):
+            where = self._where()
+            chosen: dict[str, Article] = {}
+            for art in articles:
+                if not art.article_id:
+                    raise ValueError(f"article without article_id: {art.url}")
+                if replace or (art.article_id not in where and art.article_id not in chosen):
+                    chosen[art.article_id] = art
+            fresh = list(chosen.values())
+            if fresh:
+                self._index_dups({_partition_date(a) for a in fresh})
+                for art in fresh:
+                    art.dup_group = self._dups.assign(art.article_id, art.title, art.text)
+            paths = self._commit(fresh, failures, where if replace else {}, run_id, seq)
+        return fresh, paths
+
+    def _commit(
+        self,
+        fresh: list[Article],
+        failures: Sequence[Failure],
+        where: dict[str, str],
+        run_id: str,
+        seq: int,
+    ) -> list[str]:
+        new_by_part: dict[str, list[Article]] = defaultdict(list)
+        for art in fresh:
+            new_by_part[partition_of(_partition_date(art))].append(art)
+        victims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for art in fresh:
+            if art.article_id in where:
+                part, name = where[art.article_id].split("/")
+                victims[part][name].add(art.article_id)
+        fails_by_part: dict[str, list[Failure]] = defaultdict(list)
+        for f in failures:
+            fails_by_part[partition_of(f.at.date())].append(f)
+        current = partition_files(self.loc)
+        empty = {d: [] for d in DATASETS}
+        # Partitions that only lose rows swap first: a reader may miss a re-processed article
+        # for a moment, never see it twice.
+        parts = sorted(victims.keys() - new_by_part.keys()) + sorted(
+            (new_by_part.keys() | fails_by_part.keys()) - (victims.keys() - new_by_part.keys())
+        )
+        txn = Transaction(self.loc)
+        paths: list[str] = []
+        for part in parts:
+            names = current.get(part, empty)
+            name = _free_name(names, run_id, seq)
+            for dataset, rows_of in ROWS.items():
+                keep = [n for n in names[dataset] if n not in victims[part]]
+                new = self._rewrites(dataset, part, names[dataset], victims[part])
+                rows = rows_of(new_by_part.get(part, []))
+                if rows:
+                    new[name] = to_table(rows, dataset)
+                if new or len(keep) != len(names[dataset]):
+                    paths += txn.stage(dataset, part, keep, new)
+            if part in fails_by_part:
+                table = to_table(failure_rows(fails_by_part[part]), "failures")
+                paths += txn.stage("failures", part, names["failures"], {name: table})
+        txn.commit()
+        crowded = [
+            part[5:]
+            for part, names in partition_files(self.loc).items()
+            if part in parts and max(len(n) for n in names.values()) > MAX_FILES
+        ]
+        if crowded:
+            compact_locked(self.loc, crowded)
+        return paths
+
+    def _rewrites(
+        self, dataset: str, part: str, present: list[str], victims: dict[str, set[str]]
+    ) -> dict[str, pa.Table]:
+        """Files of `part` that held superseded rows, without those rows (or dropped if empty)."""
+        out: dict[str, pa.Table] = {}
+        for name, ids in victims.items():
+            if name not in present:
+                continue
+            table = read_rows(self.loc, dataset, part, name)
+            table = table.filter(pc.invert(pc.is_in(table["article_id"], pa.array(sorted(ids)))))
+            if table.num_rows:
+                out[name] = table
+        return out
+
+
+_WRITERS: dict[str, Writer] = {}
+
+
+def writer_for(out: str | os.PathLike[str]) -> Writer:
+    """The process's writer for `out` (its caches make each batch read only new files)."""
+    key = os.fspath(out)
+    if key not in _WRITERS:
+        _WRITERS[key] = Writer(out)
+    return _WRITERS[key]

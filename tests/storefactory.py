@@ -1,0 +1,56 @@
+"""Articles for the store, compaction, crash and consumer tests (no network, no models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from marsad.record import Article, Entity, Failure, article_id_for
+
+WORDS = (  # noqa: SIM905
+    "قال وزير الخارجية إن المحادثات في بغداد تناولت التعاون الاقتصادي والأمن الإقليمي "
+    "وأكد أن الجانبين اتفقا على مواصلة الحوار خلال الأسابيع المقبلة بحضور ممثلين عن الأمم "
+    "المتحدة والجامعة العربية وأشار إلى أن الاجتماع المقبل سيعقد في القاهرة"
+).split()
+
+
+def body(i: int) -> str:
+    """A distinct text per i: the words in an order that depends on i."""
+    k = len(WORDS)
+    return " ".join(WORDS[(j * (i % 7 + 2) + i) % k] for j in range(40)) + f" رقم {i}."
+
+
+def article(
+    i: int,
+    *,
+    source: str = "s",
+    day: int | None = 3,
+    hour: int = 8,
+    run_id: str = "r1",
+    fetched: datetime | None = None,
+    text: str | None = None,
+    title: str | None = None,
+    entity_id: str | None = None,
+) -> Article:
+    url = f"http://example.test/{source}/{i}"
+    text = text if text is not None else "فؤاد حسين في بغداد. " + body(i)
+    return Article(
+        url=url,
+        source=source,
+        fetched_at=fetched or datetime(2026, 11, 29, 8, tzinfo=UTC),
+        canonical_url=url,
+        article_id=article_id_for(url),
+        title=title if title is not None else f"خبر {i}",
+        published_at=datetime(2026, 1, day, hour, tzinfo=UTC) if day else None,
+        language="ar",
+        text=text,
+        text_norm=text,
+        entities=[
+            Entity("فؤاد حسين", "فؤاد حسين", "PERS", 0, 9, entity_id),
+            Entity("بغداد", "بغداد", "LOC", 13, 18),
+        ],
+        run_id=run_id,
+    )
+
+
+def failure(url: str, day: int = 3, run_id: str = "r1") -> Failure:
+    return Failure(url, "s", "fetch", "HTTP 404", 1, run_id, datetime(2026, 1, day, tzinfo=UTC))
