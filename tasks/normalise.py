@@ -15,7 +15,9 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 
+from camel_tools.utils.charsets import UNICODE_PUNCT_SYMBOL_CHARSET
 from camel_tools.utils.dediac import dediac_ar
 from camel_tools.utils.normalize import (
     normalize_alef_ar,
@@ -32,8 +34,31 @@ TATWEEL = "\u0640"
 _DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {
     chr(0x06F0 + i): str(i) for i in range(10)
 }
-# Code points whose folding we precompute: Arabic blocks, presentation forms,
-# Latin ligatures/full-width forms, and exotic spaces.
+# Aggressive level only: hamza seats fold to the bare hamza (مسؤول = مسئول, شؤون = شئون),
+# detached hamza marks drop, and Persian/Urdu letters typed on other keyboards become the
+# Arabic ones (ی ک ہ ۀ), as do the letters used for foreign sounds (ڤ پ چ گ ژ: كييڤ = كييف).
+_AGGRESSIVE_EXTRA = {
+    "ؤ": "ء",
+    "ئ": "ء",
+    "\u0654": "",
+    "\u0655": "",
+    "ی": "ي",
+    "ک": "ك",
+    "ہ": "ه",
+    "ۀ": "ه",
+    "ڤ": "ف",
+    "پ": "ب",
+    "چ": "ج",
+    "گ": "ك",
+    "ژ": "ز",
+}
+# Invisible format characters (zero-width, bidi controls, BOM): dropped at both levels.
+_INVISIBLE = set("\u200b\u200c\u200d\u200e\u200f\u061c\u2060\ufeff") | {
+    chr(c) for c in chain(range(0x202A, 0x202F), range(0x2066, 0x206A))
+}
+# Code points given camel-tools' Arabic folding: Arabic blocks, presentation forms,
+# Latin ligatures/full-width forms, and exotic spaces. Every other code point of the BMP
+# (and the mathematical and enclosed alphanumerics) gets NFKC and whitespace folding.
 _RANGES = (
     (0x00A0, 0x00A1),
     (0x0600, 0x0700),
@@ -50,7 +75,11 @@ _RANGES = (
 )
 # Marks that survive in words: Arabic diacritics, Quranic marks, tatweel.
 WORD_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
-_TOKEN_RE = re.compile(rf"[\w{WORD_MARKS}]+|[^\w\s{WORD_MARKS}]")
+# simple_word_tokenize's rule as one regex (so tokens keep offsets): split on whitespace,
+# then every punctuation or symbol character is a token of its own.
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_SYMBOLS = "".join(sorted(c for c in UNICODE_PUNCT_SYMBOL_CHARSET if len(c) == 1))
+_TOKEN_RE = re.compile("[^" + re.escape(_SPACES + _SYMBOLS) + "]+|[^" + re.escape(_SPACES) + "]")
 
 
 _LINE_SPACE = "\t\n\r\x0b\x0c"  # kept as they are: line structure matters to sentence splitting
@@ -65,22 +94,35 @@ def _fold_char(ch: str, level: str) -> str:
         return _fold_space(ch)
     if ch in _DIGITS:
         return _DIGITS[ch]
-    if ch == TATWEEL:
+    if ch == TATWEEL or ch in _INVISIBLE:
         return ""
     out = normalize_unicode(ch)  # NFKC plus camel's ligature fixes (ﻻ → لا)
     out = dediac_ar(out)
     out = out.replace(TATWEEL, "")
     out = "".join(_DIGITS.get(c, c) for c in out)
     if level == "aggressive":
+        out = "".join(_AGGRESSIVE_EXTRA.get(c, c) for c in out)
         out = normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(out)))
     return out
 
 
 def _fold_other(ch: str) -> str:
-    """Non-Arabic text gets NFKC and whitespace only."""
+    """Non-Arabic text gets NFKC and whitespace only (and loses invisible format marks)."""
     if ch.isspace():
         return _fold_space(ch)
+    if ch in _INVISIBLE:
+        return ""
     return unicodedata.normalize("NFKC", ch)
+
+
+def _in_ranges(cp: int) -> bool:
+    return any(lo <= cp < hi for lo, hi in _RANGES)
+
+
+def _candidates() -> Iterable[int]:
+    """The BMP without surrogates, plus the astral alphanumerics NFKC folds to ASCII."""
+    bmp = chain(range(0xD800), range(0xE000, 0x10000))
+    return chain(bmp, range(0x1D400, 0x1D800), range(0x1F100, 0x1F250))
 
 
 @cache
@@ -88,12 +130,16 @@ def _tables(level: str, arabic: bool) -> tuple[dict[int, str], re.Pattern[str] |
     if level not in LEVELS:
         raise ValueError(f"normalise level must be one of {LEVELS}, got {level!r}")
     table: dict[int, str] = {}
-    for lo, hi in _RANGES:
-        for cp in range(lo, hi):
-            ch = chr(cp)
-            out = _fold_char(ch, level) if arabic else _fold_other(ch)
-            if out != ch:
-                table[cp] = out
+    for cp in _candidates():
+        ch = chr(cp)
+        if arabic and _in_ranges(cp):
+            out = _fold_char(ch, level)
+        elif unicodedata.is_normalized("NFKC", ch) and not ch.isspace() and ch not in _INVISIBLE:
+            continue  # the common case, decided in C
+        else:
+            out = _fold_other(ch)
+        if out != ch:
+            table[cp] = out
     changing = sorted(chr(cp) for cp, out in table.items() if len(out) != 1)
     pattern = re.compile("[" + "".join(re.escape(c) for c in changing) + "]") if changing else None
     return table, pattern
@@ -170,7 +216,10 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split words from punctuation, keeping offsets (simple_word_tokenize's rule, plus offsets)."""
+    """Split words from punctuation, keeping offsets; the tokens are simple_word_tokenize's.
+
+    Only multi-code-point emoji sequences differ: camel keeps 👍🏽 whole, we split it.
+    """
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 

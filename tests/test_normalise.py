@@ -5,7 +5,7 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.tasks.normalise import _fold_char, normalise, sentences, tokenize
+from marsad.tasks.normalise import _fold_char, normalise, normalise_articles, sentences, tokenize
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,11 @@ from marsad.tasks.normalise import _fold_char, normalise, sentences, tokenize
         ("ﻻ", "لا", "لا"),  # presentation-form ligature
         ("عام ٢٠٢٠ و۱۴۰۲", "عام 2020 و1402", "عام 2020 و1402"),  # Arabic-Indic, Persian digits
         ("a\u00a0b\u2003c", "a b c", "a b c"),  # exotic spaces
+        ("مسؤول مسئول", "مسؤول مسئول", "مسءول مسءول"),  # hamza seats fold when aggressive
+        ("کتاب یوم كييڤ", "کتاب یوم كييڤ", "كتاب يوم كييف"),  # Persian letters, veh
+        ("في\u200f بغداد\u200c", "في بغداد", "في بغداد"),  # invisible format marks
+        ("ﻷن ﷲ", "لأن الله", "لان الله"),  # ligatures, including a one-to-many one
+        ("𝐀① ﬁ", "A1 fi", "A1 fi"),  # NFKC beyond the Arabic blocks
     ],
 )
 def test_levels(raw: str, light: str, aggressive: str) -> None:
@@ -37,19 +42,28 @@ def test_unknown_level_is_refused() -> None:
 def test_span_maps_back_to_original() -> None:
     raw = "قال وزيرُ الخارجيـــة فؤاد حسين"
     norm = normalise(raw)
-    i = norm.text.index("فؤاد حسين")
-    start, end = norm.span_to_original(i, i + len("فؤاد حسين"))
+    i = norm.text.index("فءاد حسين")
+    start, end = norm.span_to_original(i, i + len("فءاد حسين"))
     assert raw[start:end] == "فؤاد حسين"
+    j = norm.text.index("الخارجيه")
+    start, end = norm.span_to_original(j, j + len("الخارجيه"))
+    assert raw[start:end] == "الخارجيـــة"
 
 
 ARABICISH = st.text(
-    alphabet=st.sampled_from(list("ابتثجحخدذرسشصطعغفقكلمنهويةىأإآؤئءـ ًٌٍَُِّْٰ٠١٢٣۴ﻻﻷﺍﺏ \n.،؛abc")),
+    alphabet=st.sampled_from(
+        [
+            *"ابتثجحخدذرسشصطعغفقكلمنهويةىأإآؤئءـ ًٌٍَُِّْٰ٠١٢٣۴ﻻﻷﺍﺏ \n.،؛abc",
+            *["\u200f", "\u200c", "\u00a0", "ﷲ", "ی", "ک", "ڤ", "\u0654", "ﬁ", "_", "«", "»", "$"],
+        ]
+    ),
     max_size=200,
 )
+LEVELS = st.sampled_from(["light", "aggressive"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(ARABICISH, st.sampled_from(["light", "aggressive"]))
+@given(ARABICISH, LEVELS)
 def test_offset_map_is_monotone_and_round_trips(raw: str, level: str) -> None:
     norm = normalise(raw, level)
     offsets = norm.offsets
@@ -92,3 +106,56 @@ def test_sentences_split_on_punctuation_and_newlines() -> None:
         ["سطر"],
         ["سطر", "آخر"],
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARABICISH, LEVELS)
+def test_normalising_twice_changes_nothing(raw: str, level: str) -> None:
+    once = normalise(raw, level).text
+    assert normalise(once, level).text == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARABICISH)
+def test_aggressive_is_coarser_than_light(raw: str) -> None:
+    """Folding the light form aggressively is the aggressive form: the levels nest."""
+    assert normalise(normalise(raw, "light").text, "aggressive").text == normalise(raw).text
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARABICISH, LEVELS)
+def test_every_normalised_token_maps_to_an_original_span(raw: str, level: str) -> None:
+    norm = normalise(raw, level)
+    last_end = 0
+    for tok in tokenize(norm.text):
+        start, end = norm.span_to_original(tok.start, tok.end)
+        assert 0 <= start < end <= len(raw)
+        assert start >= last_end or raw[start] == "ﷲ"  # spans follow each other...
+        last_end = end
+        refolded = normalise(raw[start:end], level).text
+        if "ﷲ" in raw[start:end]:  # ...unless a ligature expanded into several words
+            assert tok.text in refolded
+        else:
+            assert refolded == tok.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(ARABICISH)
+def test_tokenize_agrees_with_camel_on_any_text(raw: str) -> None:
+    toks = tokenize(raw)
+    assert [t.text for t in toks] == simple_word_tokenize(raw)
+    assert all(raw[t.start : t.end] == t.text for t in toks)
+
+
+def test_normalise_articles_uses_the_level_and_the_language() -> None:
+    from datetime import UTC, datetime
+
+    from marsad.record import Article
+
+    now = datetime.now(UTC)
+    ar = Article("u1", "s", now, text="إلى الخارجيـة", language="ar")
+    en = Article("u2", "s", now, text="ﬁne إلى", language="en")
+    empty = Article("u3", "s", now)
+    done = normalise_articles([ar, en, empty], "aggressive")
+    assert [a.text_norm for a in done] == ["الي الخارجيه", "fine إلى", None]
+    assert normalise_articles([ar], "light")[0].text_norm == "إلى الخارجية"
