@@ -68,14 +68,16 @@ def monitor(
     Path(out).mkdir(parents=True, exist_ok=True)
     seen = known_ids(Path(out))
 
-    items, failures = discover_task(srcs, settings, run_id)
+    found = discover_task(srcs, settings, run_id, out)
+    items, failures = found.items, found.failures  # items include the retry queue
     summary.add("discovered", (i.source for i in items))
+    summary.add("not_modified", (src for src, _url in found.not_modified))
     todo, skipped = new_items(items, seen)
     summary.add("skipped", (i.source for i in skipped))
     log.info("discovered %d URLs, %d new, %d already stored", len(items), len(todo), len(skipped))
 
     for seq, batch in enumerate(batched(todo, settings.batch_size)):
-        fetched, fetch_failed = fetch_task(list(batch), settings, run_id)
+        fetched, fetch_failed = fetch_task(list(batch), settings, run_id, out, seq)
         summary.add("fetched", (a.source for a in fetched))
         extracted, extract_failed = extract_task(fetched)
         normalised = normalise_task(extracted, settings.normalise_level)

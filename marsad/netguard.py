@@ -9,9 +9,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
 class BlockedAddress(Exception):
@@ -64,6 +71,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 async def check_url(url: str, allow_private: bool) -> None:
+    """Early, readable refusal before a hop; `GuardedBackend` re-checks at connect time."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedAddress(f"refused scheme {parts.scheme!r}")
@@ -73,3 +81,81 @@ async def check_url(url: str, allow_private: bool) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     for ip in await resolve(host, port):
         check_ip(ip, allow_private)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks and then connects to the *checked* IP address.
+
+    Checking a hostname and letting the HTTP library resolve it again leaves a
+    DNS-rebinding window (the second answer may be 169.254.169.254). Here the
+    address that passed the check is the one the socket connects to; TLS still
+    uses the hostname for SNI and certificate checks, because httpcore passes it
+    to `start_tls` separately.
+    """
+
+    def __init__(self, allow_private: bool, resolver: Resolver = resolve) -> None:
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        ips = await self.resolver(host, port)
+        if not ips:
+            raise BlockedAddress(f"no address for {host}")
+        for ip in ips:
+            check_ip(ip, self.allow_private)
+        last: Exception | None = None
+        for ip in ips:
+            try:
+                return await self._inner.connect_tcp(
+                    str(ip),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are refused")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=40)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool whose every socket goes through the guard."""
+
+    def __init__(
+        self,
+        allow_private: bool,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        resolver: Resolver = resolve,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(allow_private, resolver),
+        )

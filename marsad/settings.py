@@ -31,6 +31,24 @@ class Settings(BaseModel):
     allow_private_networks: bool = Field(
         default=False, description="Allow loopback/private targets (never link-local)."
     )
+    max_fetch_time_s: float = Field(
+        default=60.0, gt=0, description="Whole-response deadline: ends slow-drip bodies."
+    )
+    robots_ttl_s: float = Field(default=86_400.0, ge=0, description="robots.txt cache expiry.")
+    retry_max_runs: int = Field(
+        default=3, ge=1, description="Runs a transiently failing URL is tried in before quarantine."
+    )
+    conditional_verify_every: int = Field(
+        default=10, ge=1, description="After this many 304s in a row, fetch a feed in full once."
+    )
+    discovery_window_days: float | None = Field(
+        default=7.0, gt=0, description="Sitemap entries older than this are ignored (None: all)."
+    )
+    feed_window_days: float | None = Field(
+        default=None, gt=0, description="Feed items older than this are ignored (None: all)."
+    )
+    max_sitemaps_per_source: int = Field(default=20, ge=1, description="Sitemap fetches per run.")
+    archive_warc: bool = Field(default=True, description="Write responses to DIR/raw/*.warc.gz.")
     # pipeline
     batch_size: int = Field(default=50, ge=1, description="Documents per Prefect task run.")
     max_items_per_feed: int = Field(default=500, ge=1)
