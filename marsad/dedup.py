@@ -14,32 +14,20 @@ from dataclasses import dataclass, field
 
 from datasketch import MinHash, MinHashLSH
 
+from marsad.ner.features import normalise
+
 NUM_PERM = 128
 THRESHOLD = 0.5
 SHINGLE = 3
 MIN_TITLE_WORDS = 4
 MIN_TEXT_WORDS = 20
 
-_FOLD = str.maketrans(
-    {
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
-        "ٱ": "ا",
-        "ى": "ي",
-        "ة": "ه",
-        "ؤ": "و",
-        "ئ": "ي",
-    }
-)
-_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
 def fold(text: str) -> str:
-    """Diacritics, tatweel, hamza seats and punctuation folded away; lower case; one space."""
-    text = _MARKS.sub("", text.translate(_FOLD).lower())
-    return _NON_WORD.sub(" ", text).strip()
+    """The NER features' spelling fold (diacritics, alef forms, digits), minus punctuation."""
+    return _NON_WORD.sub(" ", normalise(text)).strip()
 
 
 def title_key(title: str | None) -> str | None:
