@@ -137,7 +137,7 @@ def parse_watchlist(text: str, path: str = "<watchlist>") -> Watchlist:
                 for key in alias_keys(alias, script):
                     if not key or len("".join(key)) < 2:
                         raise WatchlistError(
-                            f"{where}: key '{script}.{i}': alias {alias!r} too short"
+                            f"{where}: key '{script}.{i}': alias {alias!r} is too short"
                         )
                     owner = keys.setdefault(key, entry)
                     if owner.id != entry.id:
