@@ -22,6 +22,15 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _iso_date(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="marsad", description="Media monitoring for Arabic news.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -36,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--batch-size", type=_positive_int, default=None, help="documents per task run"
+    )
+
+    comp = sub.add_parser("compact", help="merge each date partition's files into one")
+    comp.add_argument("--out", required=True, help="output directory or URI")
+    comp.add_argument(
+        "--date", action="append", default=None, type=_iso_date, help="YYYY-MM-DD (repeatable)"
+    )
+    comp.add_argument(
+        "--min-files", type=_positive_int, default=2, help="compact partitions with this many"
     )
 
     demo = sub.add_parser("demo", help="serve the offline demo site and run the flow on it")
@@ -153,6 +171,13 @@ def extract_one(target: str, allow_private: bool) -> dict[str, object]:
     }
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    from marsad.compact import compact
+
+    print(compact(args.out, args.date, args.min_files))
+    return 0
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     status = 0
     for target in args.inputs:
@@ -171,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         return ner_main(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "demo": cmd_demo, "extract": cmd_extract}
+    handlers["compact"] = cmd_compact
     return handlers[args.command](args)
 
 

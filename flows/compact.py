@@ -1,0 +1,38 @@
+"""Compaction flow: merge each date partition's small files into one, atomically.
+
+Schedule it (e.g. hourly, or nightly for the previous day) next to a monitor that runs every
+15 minutes; the store step already compacts a partition that passes `MAX_FILES` files, this
+flow leaves one file per partition and dataset.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from marsad.compact import compact
+
+
+@task(name="compact", cache_policy=NO_CACHE)
+def compact_task(out: str, dates: list[str] | None, min_files: int) -> dict[str, int]:
+    report = compact(out, dates, min_files)
+    return {
+        "partitions": report.partitions,
+        "files_in": report.files_in,
+        "files_out": report.files_out,
+        "duplicates_dropped": report.duplicates_dropped,
+    }
+
+
+@flow(name="compact", log_prints=True)
+def compact_flow(out: str, dates: list[str] | None = None, min_files: int = 2) -> dict[str, int]:
+    """Compact the output's partitions.
+
+    Args:
+        out: Output directory or URI (file://, s3://, gs://).
+        dates: Only these partitions (YYYY-MM-DD); empty = every partition.
+        min_files: Compact a partition once one of its datasets holds this many files.
+    """
+    result = compact_task(out, dates, min_files)
+    get_run_logger().info("compaction of %s: %s", out, result)
+    return result
