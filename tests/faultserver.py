@@ -13,6 +13,7 @@ same log), and per-host counts key on the address that received the request.
 from __future__ import annotations
 
 import gzip
+import random
 import re
 import struct
 import threading
@@ -34,9 +35,48 @@ ARABIC = (
 )
 
 
-def article_html(title: str, paragraphs: int = 6, charset_meta: bool = True) -> str:
+WORDS = [
+    "الحكومة",
+    "المدينة",
+    "الوزير",
+    "الاقتصاد",
+    "التعليم",
+    "المستشفى",
+    "البرلمان",
+    "الانتخابات",
+    "السوق",
+    "النفط",
+    "المطار",
+    "الجامعة",
+    "الشركة",
+    "المحكمة",
+    "الشرطة",
+    "الميناء",
+    "المزارعين",
+    "الطلاب",
+    "الأسعار",
+    "الموازنة",
+    "الصحة",
+    "الطاقة",
+    "المياه",
+    "الكهرباء",
+    "الطرق",
+    "المدارس",
+    "القمح",
+    "التجارة",
+    "السياحة",
+    "الثقافة",
+]
+
+
+def article_html(title: str, paragraphs: int = 6, charset_meta: bool = True, seed: int = 0) -> str:
+    """A plausible Arabic article; `seed` makes the text its own (near-duplicate checks)."""
+    rng = random.Random(seed)
     meta = '<meta charset="utf-8">' if charset_meta else ""
-    body = "".join(f"<p>{ARABIC} ({i})</p>" for i in range(paragraphs))
+    body = "".join(
+        f"<p>{ARABIC} {' '.join(rng.choice(WORDS) for _ in range(40))}.</p>"
+        for _ in range(paragraphs)
+    )
     return (
         f'<!DOCTYPE html><html lang="ar" dir="rtl"><head>{meta}<title>{title}</title></head>'
         f"<body><header><nav>الرئيسية | سياسة | اقتصاد</nav></header>"
@@ -210,13 +250,13 @@ class FaultHandler(BaseHTTPRequestHandler):
 
     def article(self, path: str, count: int) -> None:
         n = path.rsplit("/", 1)[1].split(".")[0]
-        self.send(200, article_html(f"خبر رقم {n} عن التعليم"))
+        self.send(200, article_html(f"خبر رقم {n} عن التعليم", seed=zlib.crc32(path.encode())))
 
     def bench(self, path: str, count: int) -> None:
         self.send(200, "<html><body><p>bench</p></body></html>")
 
     def cp1256(self, path: str, count: int) -> None:
-        html = article_html("خبر بترميز ويندوز العربي", charset_meta=False)
+        html = article_html("خبر بترميز ويندوز العربي", charset_meta=False, seed=1256)
         self.send(200, html.encode("cp1256"), "text/html")  # no charset anywhere
 
     def flaky(self, path: str, count: int) -> None:

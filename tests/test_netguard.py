@@ -47,3 +47,50 @@ def test_hostname_is_resolved_before_the_check() -> None:
 def test_non_http_scheme_refused() -> None:
     with pytest.raises(BlockedAddress, match="scheme"):
         asyncio.run(check_url("file:///etc/passwd", allow_private=True))
+
+
+def _fixed(*addrs: str):  # a resolver that answers what a rebinding DNS server would
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(a) for a in addrs]
+
+    return resolve
+
+
+def test_connect_goes_to_the_checked_address(demo_site: str) -> None:
+    """A name the system cannot resolve still connects: the socket uses the guard's answer."""
+    import httpx
+
+    from marsad.netguard import GuardedTransport
+
+    port = demo_site.rsplit(":", 1)[1]
+
+    async def get() -> int:
+        transport = GuardedTransport(True, resolver=_fixed("127.0.0.1"))
+        async with httpx.AsyncClient(transport=transport) as client:
+            resp = await client.get(f"http://rebind.invalid:{port}/index.html")
+            return resp.status_code
+
+    assert asyncio.run(get()) == 200
+
+
+def test_a_rebinding_answer_at_connect_time_is_refused() -> None:
+    """check_url saw a public address; the connect-time lookup says link-local: refused."""
+    import httpx
+
+    from marsad.netguard import GuardedTransport
+
+    async def get() -> None:
+        transport = GuardedTransport(True, resolver=_fixed("169.254.169.254"))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get("http://rebind.invalid/latest/meta-data/")
+
+    with pytest.raises(BlockedAddress, match="link-local"):
+        asyncio.run(get())
+
+
+def test_any_blocked_answer_refuses_the_whole_name() -> None:
+    from marsad.netguard import GuardedBackend
+
+    backend = GuardedBackend(False, resolver=_fixed("93.184.216.34", "10.0.0.1"))
+    with pytest.raises(BlockedAddress, match="private"):
+        asyncio.run(backend.connect_tcp("mixed.invalid", 80))
