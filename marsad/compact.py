@@ -72,8 +72,10 @@ def stage_partition(txn: Transaction, part: str, names: dict[str, list[str]], ou
     """Stage `part` of every dataset as one file named `out`; returns duplicate rows dropped."""
     loc = txn.loc
     arts = _read_all(loc, "articles", part, names["articles"])
-    kept = arts.sort(["fetched_at", FILE_COL], nulls_last=False).unique(
-        "article_id", keep="last", maintain_order=True
+    kept = (
+        arts.sort(["fetched_at", FILE_COL], nulls_last=False)
+        .unique("article_id", keep="last", maintain_order=True)
+        .with_columns(pl.coalesce("dup_group", "article_id").alias("dup_group"))  # v1 rows
     )
     ments = _read_all(loc, "mentions", part, names["mentions"]).join(
         kept.select("article_id", FILE_COL), on=["article_id", FILE_COL], how="semi"
@@ -118,7 +120,7 @@ def compact_locked(
 
 
 def compact(
-    out: str | os.PathLike[str], dates: Iterable[str] | None = None, min_files: int = 2
+    out: str | os.PathLike[str] | Location, dates: Iterable[str] | None = None, min_files: int = 2
 ) -> Compacted:
     """Merge every partition (or those of `dates`, YYYY-MM-DD) holding min_files or more files."""
     loc = resolve(out)

@@ -58,8 +58,10 @@ class Location:
         return "/".join([self.root.rstrip("/"), *parts])
 
 
-def resolve(out: str | os.PathLike[str]) -> Location:
+def resolve(out: str | os.PathLike[str] | Location) -> Location:
     """A path or a URI (file://, s3://, gs://, ... anything pyarrow.fs understands)."""
+    if isinstance(out, Location):
+        return out
     text = os.fspath(out)
     if "://" in text:
         fs, path = pafs.FileSystem.from_uri(text)

@@ -44,7 +44,8 @@ ARTICLES = pa.schema(
             "dup_group",
             pa.string(),
             "Near-duplicate group: the article_id of the first stored copy of this story "
-            "(same normalised title or MinHash-similar text, across sources); null in v1 files.",
+            "(same normalised title or MinHash-similar text, across sources); null in v1 files "
+            "until `marsad compact` rewrites them (then the row's own article_id).",
         ),
     ]
 )

@@ -111,7 +111,7 @@ def _free_name(names: dict[str, list[str]], run_id: str, seq: int) -> str:
 class Writer:
     """One process's writer for one output; caches what it has read, writes under the lock."""
 
-    def __init__(self, out: str | os.PathLike[str]) -> None:
+    def __init__(self, out: str | os.PathLike[str] | Location) -> None:
         self.loc: Location = resolve(out)
         self._files: dict[str, tuple[object, list[str]]] = {}  # "part/name" -> (stamp, ids)
         self._dups = DupIndex()
