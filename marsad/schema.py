@@ -78,3 +78,16 @@ FAILURES = pa.schema(
 
 SCHEMAS = {"articles": ARTICLES, "mentions": MENTIONS, "failures": FAILURES}
 SORT_KEYS = {"articles": "published_at", "mentions": "published_at", "failures": "at"}
+
+
+def type_name(t: pa.DataType) -> str:
+    """A column's type as docs/schema.md writes it."""
+    if pa.types.is_list(t):
+        return f"list<{type_name(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ", ".join(f.name for f in t) + ">"
+    return str(t)
+
+
+def description(f: pa.Field) -> str:
+    return (f.metadata or {}).get(b"description", b"").decode()
