@@ -1,27 +1,24 @@
-"""The scheduled monitor deployment: every 15 minutes over seeds/sources.yaml.
+"""Serve marsad's deployments from Python: the same as `marsad serve --sources S --out DIR`.
 
-Run `python deployments/monitor.py` with PREFECT_API_URL pointing at a Prefect server
-(`prefect server start`): the embedded server runs flows but never schedules.
+    python deployments/monitor.py [SOURCES] [OUT]
+
+One monitor deployment per source group (wires every 15 minutes, the rest hourly, UTC),
+plus backfill, reprocess and retry-failures; see marsad/serve.py and docs/operations.md.
+With PREFECT_API_URL unset a local Prefect server is started (the embedded server runs
+flows but never schedules them). For worker mode use deployments/prefect.yaml.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from marsad.flows.monitor import monitor
-
-CRON = "*/15 * * * *"
+from marsad.serve import serve
 
 
 def main() -> None:
     sources = sys.argv[1] if len(sys.argv) > 1 else "seeds/sources.yaml"
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.abspath("data")
-    monitor.serve(
-        name="monitor-every-15-minutes",
-        cron=CRON,
-        parameters={"sources": os.path.abspath(sources), "out": out},
-    )
+    out = sys.argv[2] if len(sys.argv) > 2 else "data"
+    serve(sources, out)
 
 
 if __name__ == "__main__":

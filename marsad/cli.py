@@ -47,6 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive_int, default=None, help="documents per task run"
     )
 
+    run.add_argument("--runner", default=None, help="threads, processes, dask or tcp://host:port")
+
+    serve = sub.add_parser("serve", help="scheduled deployments + operator flows (Prefect server)")
+    serve.add_argument("--sources", required=True, help="sources YAML file")
+    serve.add_argument("--out", required=True, help="output directory")
+    serve.add_argument("--allow-private-networks", action="store_true")
+    serve.add_argument(
+        "--schedule",
+        action="append",
+        default=[],
+        metavar="GROUP=CRON[@TZ]",
+        help="cron for a source group (default: wires every 15 minutes, others hourly)",
+    )
+    serve.add_argument("--timezone", default="UTC", help="IANA timezone of the schedules")
+    serve.add_argument(
+        "--port", type=_positive_int, default=4200, help="local server port (if one is started)"
+    )
+
     comp = sub.add_parser("compact", help="merge each date partition's files into one")
     comp.add_argument("--out", required=True, help="output directory or URI")
     comp.add_argument(
@@ -90,10 +108,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"marsad: error: {exc}", file=sys.stderr)
         return 2
     from marsad.flows.monitor import monitor
+    from marsad.runner import RUNNER_HELP
 
     settings = Settings(allow_private_networks=args.allow_private_networks)
     if args.batch_size:
         settings = settings.model_copy(update={"batch_size": args.batch_size})
+    if args.runner:
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), "runner": args.runner})
+        except ValueError:
+            print(
+                f"marsad: error: --runner {args.runner!r}: expected {RUNNER_HELP}", file=sys.stderr
+            )
+            return 2
     result = monitor(
         sources=args.sources,
         out=args.out,
@@ -101,6 +128,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings=settings,
     )
     _print_summary(result, args.out)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from marsad.serve import ServeError, serve
+    from marsad.sources import SourcesError
+
+    try:
+        serve(
+            args.sources,
+            args.out,
+            args.allow_private_networks,
+            args.schedule,
+            args.timezone,
+            args.port,
+        )
+    except (SourcesError, ServeError) as exc:
+        print(f"marsad: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -195,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ner_main(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "demo": cmd_demo, "extract": cmd_extract}
+    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "extract": cmd_extract}
     handlers["compact"] = cmd_compact
     return handlers[args.command](args)
 

@@ -28,3 +28,16 @@ def demo_site() -> Iterator[str]:
 
     with serve_directory(DEMO) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `prefect server start` on loopback (temporary PREFECT_HOME); yields its API URL.
+
+    Separate from `prefect_harness`: tests hand this URL to the subprocesses they start
+    (`marsad serve`, `prefect deploy`, Dask workers) through PREFECT_API_URL.
+    """
+    from marsad.serve import free_port, local_server
+
+    with local_server(tmp_path_factory.mktemp("prefect-home"), free_port()) as api:
+        yield api

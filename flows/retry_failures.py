@@ -1,0 +1,129 @@
+"""Retry failures: fetch again the URLs that failed in one run or in a time window.
+
+Failures are read from DIR/failures. A failed feed, sitemap or homepage is discovered
+again (its new items are fetched); a failed article URL is fetched again. URLs stored since
+they failed are skipped, so retrying twice stores nothing twice. Each retry is a new run:
+its own failures land in DIR/failures under its own run id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger
+
+from marsad.flows.monitor import _run_id, finish_run, new_items, run_batches
+from marsad.flows.params import AllowPrivate, DateWindow, OutDir, as_utc
+from marsad.record import FeedItem
+from marsad.settings import Settings
+from marsad.sources import Source
+from marsad.summary import RunSummary
+from marsad.tasks.fetch import discover_task
+from marsad.tasks.store import known_ids
+
+DISCOVERY_KINDS = {"feed": "feeds", "sitemap": "sitemaps", "homepage": "homepage"}
+
+
+@dataclass
+class RetryPlan:
+    """What to retry: article URLs to fetch, and feeds/sitemaps/homepages to discover again."""
+
+    items: list[FeedItem] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+
+
+def read_failures(out: str | Path, run_id: str | None, window: DateWindow | None) -> pl.DataFrame:
+    """The failure rows of a run and/or a window, latest per URL; empty frame when none."""
+    root = Path(out) / "failures"
+    if not any(root.glob("date=*/*.parquet")):
+        return pl.DataFrame(schema={"url": pl.String, "source": pl.String, "error": pl.String})
+    lf = pl.scan_parquet(f"{root}/date=*/*.parquet", hive_partitioning=True)
+    if run_id:
+        lf = lf.filter(pl.col("run_id") == run_id)
+    if window and window.since:
+        since = as_utc(window.since)
+        lf = lf.filter(pl.col("date") >= since.date(), pl.col("at") >= since)
+    if window and window.until:
+        lf = lf.filter(pl.col("at") < as_utc(window.until))
+    return (
+        lf.select("url", "source", "error", "at")
+        .sort("at")
+        .unique(subset=["url"], keep="last", maintain_order=True)
+        .collect()
+    )
+
+
+def plan_retry(failures: pl.DataFrame) -> RetryPlan:
+    """Discovery failures (`feed: …`, `sitemap: …`, `homepage: …`) become one-off sources."""
+    plan = RetryPlan()
+    per_source: dict[str, dict[str, list[str]]] = {}
+    for row in failures.iter_rows(named=True):
+        kind = row["error"].split(":", 1)[0]
+        if kind in DISCOVERY_KINDS:
+            per_source.setdefault(row["source"], {}).setdefault(kind, []).append(row["url"])
+        else:
+            plan.items.append(FeedItem(url=row["url"], source=row["source"]))
+    for name, kinds in sorted(per_source.items()):
+        homepages = kinds.get("homepage", [])
+        for i, home in enumerate(homepages or [None]):
+            plan.sources.append(
+                Source(
+                    name=name,
+                    feeds=kinds.get("feed", []) if i == 0 else [],
+                    sitemaps=kinds.get("sitemap", []) if i == 0 else [],
+                    homepage=home,
+                )
+            )
+    return plan
+
+
+@flow(name="retry-failures", log_prints=True)
+def retry_failures(
+    out: OutDir,
+    run_id: str | None = None,
+    window: DateWindow | None = None,
+    allow_private_networks: AllowPrivate = False,
+    settings: Settings | None = None,
+) -> dict[str, object]:
+    """Fetch again what failed in a run (give its id) or in a time window (give since/until).
+
+    Args:
+        out: Output directory whose failures/ to read and where results go.
+        run_id: The flow run id whose failures to retry (shown on the run's page).
+        window: Failures recorded in [since, until) UTC; combine with run_id or use alone.
+        allow_private_networks: Allow loopback and private addresses (an intranet, a test
+            site); link-local addresses stay refused.
+        settings: Fetch and pipeline options; empty = the defaults.
+    """
+    if not run_id and not (window and (window.since or window.until)):
+        raise ValueError("give a run_id, a window (since/until), or both")
+    log = get_run_logger()
+    base = settings or Settings()
+    settings = base.model_copy(
+        update={"allow_private_networks": allow_private_networks or base.allow_private_networks}
+    )
+    this_run = _run_id()
+    summary = RunSummary(this_run)
+    failed = read_failures(out, run_id, window)
+    plan = plan_retry(failed)
+    items = list(plan.items)
+    failures = []
+    if plan.sources:
+        found = discover_task(plan.sources, settings, this_run, None)
+        items += found.items
+        failures = found.failures
+    seen = known_ids(Path(out))
+    summary.add("discovered", (i.source for i in items))
+    todo, skipped = new_items(items, seen)
+    summary.add("skipped", (i.source for i in skipped))
+    log.info(
+        "retrying %d failures: %d URLs to fetch, %d sources to rediscover, %d already stored",
+        failed.height,
+        len(todo),
+        len(plan.sources),
+        len(skipped),
+    )
+    run_batches(todo, failures, seen, settings, out, this_run, summary)
+    return finish_run(summary, out, None)
