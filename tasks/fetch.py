@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 import zlib
 from collections import defaultdict
@@ -26,7 +27,7 @@ import httpx
 from marsad.challenge import detect_challenge
 from marsad.charset import decode
 from marsad.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
-from marsad.netguard import BlockedAddress, GuardedTransport, check_url
+from marsad.netguard import DEFAULT_LIMITS, BlockedAddress, GuardedTransport, check_url
 from marsad.record import Article, Failure, FeedItem
 from marsad.robots import RobotsPolicy, RobotsUnavailable
 from marsad.settings import Settings
@@ -130,13 +131,20 @@ class HostLimiter:
         self.host_sems[host].release()
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+def make_client(
+    settings: Settings,
+    limits: httpx.Limits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx.AsyncClient:
+    transport = GuardedTransport(
+        settings.allow_private_networks, limits=limits or DEFAULT_LIMITS, ssl_context=ssl_context
+    )
     return httpx.AsyncClient(
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         timeout=settings.timeout_s,
         follow_redirects=False,  # every hop goes through the SSRF guard and robots.txt
         trust_env=False,
-        transport=GuardedTransport(settings.allow_private_networks),
+        transport=transport,
     )
 
 
@@ -244,8 +252,9 @@ class Session:
         self.run_id = run_id
         self.out = out
         self.label = label
-        self.client = client
-        self._own_client = client is None
+        self.client = client  # given: one client for every host (the extract command)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._ssl: ssl.SSLContext | None = None
         self.limiter = limiter or HostLimiter(settings)
         self.state: StateStore | None = None
         self.warc: WarcWriter | None = None
@@ -254,8 +263,6 @@ class Session:
         self.not_modified: list[str] = []
 
     async def __aenter__(self) -> Session:
-        if self.client is None:
-            self.client = make_client(self.settings)
         if self.out is not None:
             self.state = StateStore.for_output(self.out)
             if self.settings.archive_warc:
@@ -272,12 +279,26 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._own_client and self.client is not None:
-            await self.client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
         if self.warc is not None:
             self.warc.close()
         if self.state is not None:
             self.state.close()
+
+    def _client_for(self, host: str) -> httpx.AsyncClient:
+        """A small connection pool per host: httpcore's pool scans every connection it
+        holds on each request, so one pool for all hosts costs O(hosts) per request."""
+        if self.client is not None:
+            return self.client
+        client = self._clients.get(host)
+        if client is None:
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context(trust_env=False)
+            n = self.settings.per_host_concurrency
+            limits = httpx.Limits(max_connections=n + 1, max_keepalive_connections=n)
+            client = self._clients[host] = make_client(self.settings, limits, self._ssl)
+        return client
 
     async def _fetch_robots(self, url: str) -> tuple[int, bytes]:
         try:
@@ -292,7 +313,6 @@ class Session:
         self, url: str, source: str, extra: dict[str, str], check_robots: bool = True
     ) -> _Hop:
         """One attempt: follow redirects by hand, checking each hop, and read the body."""
-        assert self.client is not None
         settings = self.settings
         seen = {url}
         current = url
@@ -311,8 +331,9 @@ class Session:
             await self.limiter.acquire(host)
             try:
                 async with asyncio.timeout(settings.max_fetch_time_s):
-                    req = self.client.build_request("GET", current, headers=extra)
-                    resp = await self.client.send(req, stream=True)
+                    client = self._client_for(host)
+                    req = client.build_request("GET", current, headers=extra)
+                    resp = await client.send(req, stream=True)
                     try:
                         if resp.status_code in REDIRECT_STATUS:
                             location = resp.headers.get("location")
