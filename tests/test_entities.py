@@ -1,6 +1,22 @@
 from __future__ import annotations
 
-from marsad.tasks.entities import RuleTagger, find_entities, spans_from_bio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from marsad.linking import load_linker
+from marsad.record import Article
+from marsad.settings import Settings
+from marsad.tasks.entities import (
+    RuleTagger,
+    find_entities,
+    load_default_tagger,
+    spans_from_bio,
+    tag_articles,
+    tagger_for,
+)
 from marsad.tasks.normalise import Token
 
 SENTENCE = (
@@ -48,3 +64,44 @@ def test_norm_is_the_normalised_surface() -> None:
     ents = find_entities("قال الرئيس أحمدُ الأنصاري في القاهرة.", RuleTagger())
     person = next(e for e in ents if e.label == "PERS")
     assert person.norm == "احمد الانصاري"
+
+
+def test_backends_are_chosen_by_name() -> None:
+    assert isinstance(tagger_for("rules"), RuleTagger)
+    assert tagger_for("crf") is load_default_tagger()  # the bundled model, or rules without it
+    with pytest.raises(ValueError, match="ner_backend must be one of"):
+        tagger_for("spacy")
+    with pytest.raises(ValidationError, match="ner_backend"):
+        Settings(ner_backend="spacy")
+
+
+def test_linking_fills_entity_id_and_adds_what_the_tagger_missed() -> None:
+    plain = find_entities(SENTENCE, RuleTagger())
+    assert all(e.entity_id is None for e in plain)
+    linked = find_entities(SENTENCE, RuleTagger(), linker=load_linker())
+    ids = {(e.text, e.label, e.entity_id) for e in linked}
+    assert ("الناتو", "ORG", "Q7184") in ids
+    assert ("بغداد", "LOC", "Q1530") in ids
+    assert ("فؤاد حسين", "PERS", None) in ids  # people the watchlist does not list stay unlinked
+    assert len(linked) >= len(plain)
+
+
+class FlakyTagger:
+    """Fails on any sentence mentioning كسر; tags nothing otherwise."""
+
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        if any("كسر" in tok for s in sentences for tok in s):
+            raise RuntimeError("tagger broke")
+        return [["O"] * len(s) for s in sentences]
+
+
+def test_one_bad_article_becomes_a_failure_and_the_batch_goes_on() -> None:
+    now = datetime.now(UTC)
+    good = Article("https://a.example/1", "src", now, text="زار الوفد العراق.", run_id="r")
+    bad = Article("https://a.example/2", "src", now, text="كسر الوفد القاعدة.", run_id="r")
+    done, failed = tag_articles([good, bad], tagger=FlakyTagger())
+    assert done == [good]
+    assert [(e.text, e.entity_id) for e in good.entities] == [("العراق", "Q796")]
+    assert [(f.url, f.stage, f.error) for f in failed] == [
+        ("https://a.example/2", "tag", "RuntimeError: tagger broke")
+    ]

@@ -263,3 +263,7 @@ def test_demo_pipeline_links_nato_and_isis_in_the_seed_article(
     ).fetchall()
     counts = dict(rows)
     assert counts[NATO] >= 3 and counts[ISIS] >= 2
+    # the flat mentions dataset carries the same ids, one row per mention
+    mentions = pl.read_parquet(f"{out}/mentions/**/*.parquet", hive_partitioning=True)
+    per_id = dict(mentions.group_by("entity_id").len().drop_nulls("entity_id").iter_rows())
+    assert per_id == counts
