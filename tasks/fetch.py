@@ -40,6 +40,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 REDIRECT_STATUS = {301, 302, 303, 307, 308}  # not httpx's is_redirect: that includes 304
 _INFLATE_STEP = 65_536
+MAX_CRAWL_DELAY_S = 30.0  # a Crawl-delay of hours would stall a run; cap it
 
 
 class FetchError(Exception):
@@ -118,11 +119,13 @@ class HostLimiter:
         self.next_slot: dict[str, float] = defaultdict(float)
         self.lock = asyncio.Lock()
 
-    async def acquire(self, host: str) -> None:
+    async def acquire(self, host: str, delay: float | None = None) -> None:
+        """`delay`: a site's own Crawl-delay, which wins when longer than ours."""
+        gap = max(self.settings.per_host_delay_s, min(delay or 0.0, MAX_CRAWL_DELAY_S))
         await self.host_sems[host].acquire()
         async with self.lock:
             start = max(time.monotonic(), self.next_slot[host])
-            self.next_slot[host] = start + self.settings.per_host_delay_s
+            self.next_slot[host] = start + gap
         await asyncio.sleep(max(0.0, start - time.monotonic()))
         await self.global_sem.acquire()
 
@@ -260,7 +263,6 @@ class Session:
         self.warc: WarcWriter | None = None
         self.robots: RobotsPolicy | None = None
         self.obey_robots = obey_robots
-        self.not_modified: list[str] = []
 
     async def __aenter__(self) -> Session:
         if self.out is not None:
@@ -322,13 +324,15 @@ class Session:
             except (BlockedAddress, OSError) as exc:
                 transient = isinstance(exc, OSError)
                 raise FetchError(str(exc), transient=transient) from None
+            crawl_delay = None
             if check_robots and self.robots is not None:
                 refusal = await self.robots.check(current)
                 if refusal:
                     transient = "unavailable" in refusal or "unreachable" in refusal
                     raise FetchError(refusal, transient=transient)
+                crawl_delay = await self.robots.crawl_delay(current)
             host = host_key(current)
-            await self.limiter.acquire(host)
+            await self.limiter.acquire(host, crawl_delay)
             try:
                 async with asyncio.timeout(settings.max_fetch_time_s):
                     client = self._client_for(host)
@@ -442,7 +446,6 @@ class Session:
                 raise FetchError("HTTP 304 to an unconditional request")
             if self.state is not None:
                 self.state.record_not_modified(url)
-            self.not_modified.append(url)
             return Response(url, hop.final_url, 304, ctype, b"", attempt, headers)
         if sniff(hop.body) is None:
             vendor = detect_challenge(hop.headers, hop.body)

@@ -221,6 +221,7 @@ class FaultHandler(BaseHTTPRequestHandler):
         (r"/flaky/\d+\.html", "flaky"),
         (r"/ratelimit/\d+\.html", "ratelimit"),
         (r"/slow/\d+\.html", "slow"),
+        (r"/drip\.html", "drip"),
         (r"/loop/[ab]", "loop"),
         (r"/to-metadata", "to_metadata"),
         (r"/huge\.html", "huge"),
@@ -274,6 +275,17 @@ class FaultHandler(BaseHTTPRequestHandler):
     def slow(self, path: str, count: int) -> None:
         time.sleep(3)
         self.article(path, count)
+
+    def drip(self, path: str, count: int) -> None:
+        """One byte every 0.1 s: no single read times out, only a whole-response deadline helps."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "600")
+        self.end_headers()
+        for _ in range(600):
+            self.wfile.write(b" ")
+            self.wfile.flush()
+            time.sleep(0.1)
 
     def loop(self, path: str, count: int) -> None:
         nxt = "/loop/b" if path.endswith("a") else "/loop/a"
@@ -405,9 +417,6 @@ class FaultHandler(BaseHTTPRequestHandler):
             f"<url><loc>{self.base}/article/999.html</loc></url></urlset>",
             "application/xml",
         )
-
-    def slow_down(self) -> None:  # pragma: no cover - kept for interactive use
-        time.sleep(self.state.latency_s)
 
 
 class _Server(ThreadingHTTPServer):

@@ -146,6 +146,26 @@ def test_the_per_host_delay_spaces_requests() -> None:
     assert min(gaps) >= 0.18
 
 
+def test_slow_responses_and_slow_drip_bodies_time_out(server: tuple[str, FaultState]) -> None:
+    base, _ = server
+    settings = FAST.model_copy(
+        update={"max_attempts": 1, "timeout_s": 0.5, "max_fetch_time_s": 1.0}
+    )
+    _, fails = fetch(base, ["/slow/1.html", "/drip.html"], settings)
+    assert fails["/slow/1.html"].error.startswith("timeout")
+    assert fails["/drip.html"].error.startswith("timeout: no complete response within 1 s")
+
+
+def test_crawl_delay_is_honoured() -> None:
+    state = FaultState(robots="User-agent: *\nCrawl-delay: 0.3\n")
+    with fault_server(state=state) as (bases, st):
+        items = [FeedItem(f"{bases['127.0.0.1']}/article/{i}.html", "f") for i in range(3)]
+        arts, _ = asyncio.run(fetch_articles(items, FAST, "run-1"))
+    assert len(arts) == 3
+    starts = sorted(h.at for h in st.hits(r"^/article/"))
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.28
+
+
 def test_retry_queue_across_runs_then_quarantine(
     server: tuple[str, FaultState], tmp_path: Path
 ) -> None:
