@@ -16,6 +16,7 @@ import gzip
 import random
 import re
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -422,6 +423,11 @@ class FaultHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up on purpose (aborted body, timeout): not news
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -172,3 +172,14 @@ def test_feed_item_fields_survive_the_retry_queue(tmp_path: Path) -> None:
         q = st.queue_retry(item, 3, "timeout", max_runs=3)
         assert (q.attempts, q.runs, q.quarantined) == (3, 1, False)
         assert st.queued()[0].item == item
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "gzip, gzip"])
+def test_encodings_we_cannot_bound_are_refused(coding: str) -> None:
+    import httpx
+
+    from marsad.tasks.fetch import _encoding
+
+    with pytest.raises(FetchError, match="unsupported content-encoding"):
+        _encoding(httpx.Headers({"Content-Encoding": coding}))
+    assert _encoding(httpx.Headers({"Content-Encoding": "identity"})) == ""
