@@ -1,0 +1,307 @@
+"""Deployments on a real Prefect server: `marsad serve` as a subprocess, runs created through
+the REST API exactly as the UI's Custom run does, and `prefect deploy` of prefect.yaml.
+
+The server is the session fixture `prefect_server` (a real `prefect server start` on
+127.0.0.1 with a temporary PREFECT_HOME); the source is the demo site on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import polars as pl
+import psutil
+import pytest
+
+from marsad.demo import demo_sources_yaml
+from marsad.serve import stop_process
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = {"per_host_delay_s": 0.0, "backoff_base_s": 0.01, "batch_size": 3}
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+pytestmark = pytest.mark.slow
+
+
+def _env(api: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def _post(api: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    """POST, retrying 503 (SQLite busy on a loaded machine) as Prefect's own client does."""
+    for attempt in range(6):
+        resp = httpx.post(f"{api}{path}", json=body or {}, timeout=60)
+        if resp.status_code != 503:
+            break
+        time.sleep(2**attempt)
+    return resp
+
+
+def _deployments(api: str) -> dict[str, dict[str, Any]]:
+    resp = _post(api, "/deployments/filter")
+    resp.raise_for_status()
+    return {d["name"]: d for d in resp.json()}
+
+
+def _wait(what: str, check: Any, timeout_s: float, proc: subprocess.Popen | None = None) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) while waiting for {what}")
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _state(api: str, run_id: str) -> str:
+    resp = httpx.get(f"{api}/flow_runs/{run_id}", timeout=60)
+    return resp.json()["state_type"] if resp.status_code == 200 else ""
+
+
+def _wait_final(api: str, run_id: str, proc: subprocess.Popen, timeout_s: float = 240) -> str:
+    return _wait(
+        f"flow run {run_id}",
+        lambda: (s := _state(api, run_id)) in FINAL and s,
+        timeout_s,
+        proc,
+    )
+
+
+def _custom_run(api: str, deployment_id: str, parameters: dict[str, Any]) -> httpx.Response:
+    """What the UI's Custom run posts."""
+    return _post(
+        api,
+        f"/deployments/{deployment_id}/create_flow_run",
+        {"parameters": parameters, "state": {"type": "SCHEDULED"}},
+    )
+
+
+@pytest.fixture()
+def served(
+    prefect_server: str, tmp_path: Path, demo_site: str
+) -> Iterator[tuple[str, subprocess.Popen, Path, Path]]:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(demo_sources_yaml(demo_site), encoding="utf-8")
+    out = tmp_path / "out"
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "marsad.cli", "serve", "--sources", str(sources)),
+            *("--out", str(out), "--allow-private-networks", "--timezone", "Asia/Riyadh"),
+        ],
+        env=_env(prefect_server),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield prefect_server, proc, sources, out
+    finally:
+        stop_process(proc, signal.SIGINT)
+        log.close()
+        print((tmp_path / "serve.log").read_text(errors="replace")[-3000:])
+
+
+def test_serve_registers_runs_alerts_refuses_and_retries(
+    served: tuple[str, subprocess.Popen, Path, Path],
+) -> None:
+    api, proc, _sources, out = served
+    names = {"monitor-default", "backfill", "reprocess", "retry-failures"}
+    deps = _wait("deployments", lambda: names <= set(d := _deployments(api)) and d, 120, proc)
+
+    # the schedule, its timezone, and no overlap
+    monitor = deps["monitor-default"]
+    (sched,) = monitor["schedules"]
+    assert sched["schedule"]["cron"] == "0 * * * *"
+    assert sched["schedule"]["timezone"] == "Asia/Riyadh"
+    assert monitor["global_concurrency_limit"]["limit"] == 1
+    assert monitor["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert monitor["parameters"]["group"] == "default"
+    assert monitor["parameters"]["out"] == str(out)
+    # the UI's form: every monitor parameter documented, nested models with field descriptions
+    schema = monitor["parameter_openapi_schema"]
+    props = schema["properties"]
+    assert {"sources", "out", "allow_private_networks", "settings", "group", "bursts"} <= set(props)
+    assert all(p.get("description") for p in props.values())
+    assert schema["definitions"]["Settings"]["properties"]["batch_size"]["description"]
+    backfill_props = deps["backfill"]["parameter_openapi_schema"]["properties"]
+    assert backfill_props["since"]["format"] == "date"
+    assert "run_id" in deps["retry-failures"]["parameter_openapi_schema"]["properties"]
+
+    # invalid parameters are refused before anything runs, naming the field
+    bad = _custom_run(api, monitor["id"], {"settings": {"batch_size": 0}})
+    assert bad.status_code == 409
+    assert "batch_size" in bad.text and "minimum" in bad.text
+    bad = _custom_run(api, monitor["id"], {"allow_private_networks": "sometimes"})
+    assert bad.status_code == 409 and "allow_private_networks" in bad.text
+
+    # two Custom runs at once: one completes, the other is cancelled (CANCEL_NEW)
+    params = {"settings": FAST, "bursts": {"window_hours": 87600, "min_mentions": 2}}
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    first = _custom_run(api, monitor["id"], params)
+    second = _custom_run(api, monitor["id"], params)
+    assert first.status_code == second.status_code == 201, first.text
+    runs = [first.json()["id"], second.json()["id"]]
+    states = {r: _wait_final(api, r, proc) for r in runs}
+    assert sorted(states.values()) == ["CANCELLED", "COMPLETED"], states
+    (done,) = [r for r, s in states.items() if s == "COMPLETED"]
+
+    # the Parquet is there, for polars and DuckDB
+    df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
+    assert df.height == 6 and df["article_id"].n_unique() == 6
+    assert set(df["run_id"]) == {done}
+    (n,) = duckdb.sql(
+        f"select count(distinct article_id) from read_parquet('{out}/articles/**/*.parquet')"
+    ).fetchall()[0]
+    assert n == 6
+
+    # the run's artifacts: per-source table, entities/watchlist markdown, progress at 100 %
+    arts = _post(api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [done]}}}).json()
+    by_key = {a["key"]: a for a in arts if a["key"]}
+    table = by_key["run-summary"]
+    assert table["type"] == "table"
+    assert '"marsad-demo"' in table["data"] and '"stored": 6' in table["data"]
+    md = by_key["run-entities"]
+    assert md["type"] == "markdown" and "Top 20 entities" in md["data"]
+    progress = [a for a in arts if a["type"] == "progress"]
+    assert progress and progress[0]["data"] == 100.0
+
+    # alerts: watchlist hits and bursts became Prefect events tied to the run
+    def events(name: str) -> list[dict[str, Any]]:
+        body = {
+            "filter": {
+                "occurred": {"since": started.isoformat(), "until": datetime.now(UTC).isoformat()},
+                "event": {"name": [name]},
+                "related": {"resources_in_roles": [[f"prefect.flow-run.{done}", "flow-run"]]},
+            },
+            "limit": 50,
+        }
+        resp = _post(api, "/events/filter", body)
+        resp.raise_for_status()
+        return resp.json()["events"]
+
+    hits = _wait("watchlist hit events", lambda: events("marsad.watchlist.hit"), 60)
+    hit = hits[0]
+    assert hit["resource"]["prefect.resource.id"].startswith("marsad.entity.")
+    assert hit["payload"]["source"] == "marsad-demo" and hit["payload"]["url"].startswith("http")
+    bursts = _wait("burst events", lambda: events("marsad.entity.burst"), 60)
+    assert all(b["payload"]["recent"] >= 2 for b in bursts)
+
+    # a crashed run (its process killed) can be retried from the UI and completes
+    crash = _custom_run(api, monitor["id"], {"settings": FAST}).json()["id"]
+    _wait("the run to start", lambda: _state(api, crash) == "RUNNING", 120, proc)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the served flow run should run in a child process"
+    for child in children:
+        child.kill()
+    assert _wait_final(api, crash, proc) == "CRASHED"
+    retry = _post(
+        api,
+        f"/flow_runs/{crash}/set_state",
+        {"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
+    )
+    assert retry.status_code in (200, 201), retry.text
+    assert _wait_final(api, crash, proc) == "COMPLETED"
+    df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
+    assert df.height == 6  # the retried run found everything stored already
+
+
+def test_prefect_deploy_registers_worker_deployments(prefect_server: str, tmp_path: Path) -> None:
+    env = _env(
+        prefect_server,
+        MARSAD_CHECKOUT=str(REPO),
+        MARSAD_SOURCES=str(REPO / "seeds" / "sources.yaml"),
+        MARSAD_OUT=str(tmp_path / "out"),
+    )
+    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
+    subprocess.run(
+        [*prefect, "work-pool", "create", "marsad", "--type", "process", "--overwrite"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    done = subprocess.run(
+        [*prefect, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    deps = _deployments(prefect_server)
+    wires = deps["monitor-wires"]
+    assert wires["work_pool_name"] == "marsad"
+    assert wires["entrypoint"] == "flows/monitor.py:monitor"
+    (sched,) = wires["schedules"]
+    assert sched["schedule"]["cron"] == "*/15 * * * *"
+    assert sched["schedule"]["timezone"] == "Asia/Riyadh"
+    assert wires["global_concurrency_limit"]["limit"] == 1
+    assert wires["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert wires["parameters"] == {
+        "sources": env["MARSAD_SOURCES"],
+        "out": env["MARSAD_OUT"],
+        "allow_private_networks": False,
+        "group": "wires",
+    }
+    assert deps["monitor-default"]["schedules"][0]["schedule"]["cron"] == "0 * * * *"
+    assert {"backfill", "reprocess", "retry-failures"} <= set(deps)
+    assert deps["reprocess"]["work_pool_name"] == "marsad"
+
+
+def test_group_schedules_defaults_overrides_and_errors() -> None:
+    from marsad.serve import ServeError, group_schedules, parse_schedule
+    from marsad.sources import parse_sources
+
+    srcs = parse_sources(
+        "sources:\n"
+        "  - {name: wire, feeds: ['https://a.example/rss'], group: wires}\n"
+        "  - {name: daily, feeds: ['https://b.example/rss']}\n"
+    )
+    default = group_schedules(srcs, {}, "Asia/Riyadh")
+    assert [(s.group, s.cron, s.timezone) for s in default] == [
+        ("default", "0 * * * *", "Asia/Riyadh"),
+        ("wires", "*/15 * * * *", "Asia/Riyadh"),
+    ]
+    over = parse_schedule("wires=*/5 * * * *@Africa/Cairo", "UTC")
+    assert group_schedules(srcs, {"wires": over}, "UTC")[1] == over
+    with pytest.raises(ServeError, match="invalid cron"):
+        parse_schedule("wires=every minute", "UTC")
+    with pytest.raises(ServeError, match="unknown timezone 'Mars/Base'"):
+        parse_schedule("wires=* * * * *@Mars/Base", "UTC")
+    with pytest.raises(ServeError, match="GROUP=CRON"):
+        parse_schedule("*/5 * * * *", "UTC")
+    with pytest.raises(ServeError, match=r"not in the sources file: \['sports'\]"):
+        group_schedules(srcs, {"sports": parse_schedule("sports=* * * * *", "UTC")}, "UTC")
+
+
+def test_serve_refuses_bad_options_before_starting_a_server(tmp_path: Path) -> None:
+    from marsad.cli import main
+
+    assert main(["serve", "--sources", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
+    src = tmp_path / "s.yaml"
+    src.write_text("sources:\n  - {name: a, feeds: ['https://a.example/rss']}\n", "utf-8")
+    args = ["serve", "--sources", str(src), "--out", str(tmp_path), "--timezone", "Nowhere/X"]
+    assert main(args) == 2
+    assert not (tmp_path / ".prefect").exists()  # no server was started
