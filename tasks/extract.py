@@ -1,20 +1,29 @@
-"""Extract stage: boilerplate removal and metadata with trafilatura, language with py3langid."""
+"""Extract stage: boilerplate removal and metadata with trafilatura, language with py3langid.
+
+Extraction is a short fallback chain (docs/benchmarks.md has the figures behind it): the
+precision-favouring pass first; when its text is short, the default pass too, keeping the
+longer text. Dates come from the page's structured metadata, else a date in the URL, else
+(after the feed's date, see apply_extraction) htmldate's extensive guess; none may lie in
+the future.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import py3langid
 from courlan import normalize_url
+from htmldate import find_date
 from trafilatura import bare_extraction
+from trafilatura.settings import Document
 
 from marsad.record import Article, Failure, article_id_for
 
-# Lines that survive extraction on Arabic news sites but are page furniture:
-# share prompts, image placeholders, bare counters and timestamps.
+# Lines that survive extraction on news sites but are page furniture: share prompts, image
+# placeholders, bare counters and timestamps.
 BOILERPLATE_LINES = re.compile(
     r"""^\s*(?:
         (?:مشاركة|شارك|شارك\ المقال|اطبع|طباعة|تابعونا|اقرأ\ أيضاً?|share|print)
@@ -26,7 +35,75 @@ BOILERPLATE_LINES = re.compile(
     )\s*$""",
     re.X,
 )
+# Lead-ins of related-article teasers, photo credits and sign-up prompts: a line that starts
+# with one of these (case ignored) is dropped whole. Data, not code: found in the tuning half
+# of trafilatura-eval and on Arabic news sites; extend the list, not the logic.
+LEAD_INS = (
+    # Arabic
+    "اقرأ أيضا",
+    "اقرأ أيضاً",
+    "اقرأ ايضا",
+    "إقرأ أيضا",
+    "اقرأ المزيد",
+    "طالع أيضا",
+    "شاهد أيضا",
+    "شاهد أيضاً",
+    "مواضيع ذات صلة",
+    "أخبار ذات صلة",
+    "تابعونا على",
+    "تابعوا آخر",
+    "جميع الحقوق محفوظة",
+    "حقوق النشر",
+    # English, French, Spanish, Polish, German
+    "read more:",
+    "read more ",
+    "see also:",
+    "related:",
+    "sign up",
+    "subscribe to",
+    "à lire aussi",
+    "lire aussi",
+    "crédits photo",
+    "crédit photo",
+    "lea también",
+    "vea también",
+    "le puede interesar",
+    "mira:",
+    "mire:",
+    "czytaj też",
+    "zobacz też",
+    "lesen sie auch",
+    "auch lesen:",
+    "auch interessant",
+    "zum weiterlesen",
+    "mehr zum thema",
+    "das thema könnte dich auch interessieren",
+    "zum newsletter",
+    "bild anzeigen",
+    "beitragsbild:",
+    "titelbild:",
+    "copyright:",
+    "©",
+)
+_LEAD_IN_RE = re.compile("|".join(re.escape(w) for w in LEAD_INS), re.I)
 MIN_TEXT_CHARS = 40
+# Below this many characters the precision pass may have cut the article: run the default
+# pass as well and keep the longer text (tuned on the tuning half, see docs/benchmarks.md).
+FALLBACK_BELOW_CHARS = 1500
+# Dates later than this past "now" are refused (clock skew between publisher and us).
+FUTURE_SLACK = timedelta(days=1)
+_OPTIONS = {"include_comments": False, "include_tables": True}
+_DATE_PARAMS = {
+    "extensive_search": False,  # guessed dates lose to the feed date: see guess_date
+    "original_date": True,
+    "deferred_url_extractor": True,  # the page's own date (with its time) before the URL's
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
+# /2020/08/24/, /2020-06-03-, _20200317 at the start of a path segment (y, m, d).
+_URL_DATE_RE = re.compile(
+    r"/((?:19|20)\d\d)[/_-](0?[1-9]|1[0-2])[/_-](0?[1-9]|[12]\d|3[01])(?:[/_.-]|$)"
+    r"|/((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
+)
 
 
 class ExtractError(Exception):
@@ -41,11 +118,16 @@ class Extracted:
     published_at: datetime | None
     language: str | None
     text: str
+    # Where published_at came from: "page" (structured metadata), "url", "guess"
+    # (htmldate's extensive search: loses to a feed date) or None.
+    date_source: str | None = None
 
 
 def clean_text(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines()]
-    return "\n".join(ln for ln in lines if ln and not BOILERPLATE_LINES.match(ln))
+    return "\n".join(
+        ln for ln in lines if ln and not BOILERPLATE_LINES.match(ln) and not _LEAD_IN_RE.match(ln)
+    )
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -62,6 +144,43 @@ def parse_date(value: str | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def plausible(dt: datetime | None, now: datetime | None = None) -> datetime | None:
+    """The date, unless it lies in the future (a template's, an event's or a typo)."""
+    if dt is None:
+        return None
+    return None if dt > (now or datetime.now(UTC)) + FUTURE_SLACK else dt
+
+
+def date_from_url(url: str | None) -> datetime | None:
+    """A full year-month-day in the URL path (news CMSs put the publication day there)."""
+    if not url:
+        return None
+    m = _URL_DATE_RE.search(url.split("?", 1)[0])
+    if not m:
+        return None
+    y, mo, d = (int(g) for g in (m.groups()[:3] if m.group(1) else m.groups()[3:]))
+    try:
+        return datetime(y, mo, d, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def guess_date(html: str, url: str | None, now: datetime | None = None) -> datetime | None:
+    """htmldate's extensive search, never past today: the last resort, after the feed."""
+    now = now or datetime.now(UTC)
+    try:
+        found = find_date(
+            html,
+            url=url,
+            extensive_search=True,
+            original_date=True,
+            max_date=(now + FUTURE_SLACK).strftime("%Y-%m-%d"),
+        )
+    except Exception:  # a date guess must never cost the article
+        return None
+    return plausible(parse_date(found), now)
+
+
 def detect_language(text: str) -> str | None:
     if not text.strip():
         return None
@@ -69,32 +188,55 @@ def detect_language(text: str) -> str | None:
     return lang
 
 
-def extract_html(html: str, url: str | None = None) -> Extracted:
+def _extract(html: str, url: str | None, precision: bool, metadata: bool) -> Document | None:
     doc = bare_extraction(
         html,
         url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params={
-            "extensive_search": False,  # guessed dates lose to the feed date
-            "original_date": True,
-            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-        },
+        favor_precision=precision,
+        with_metadata=metadata,
+        date_extraction_params=_DATE_PARAMS,
+        **_OPTIONS,
     )
-    if doc is None or not doc.text:
+    return doc if isinstance(doc, Document) else None
+
+
+def extract_text(html: str, url: str | None = None) -> tuple[Document, str]:
+    """The fallback chain: (document with metadata, cleaned text); ExtractError if none."""
+    doc = _extract(html, url, precision=True, metadata=True)
+    text = clean_text(doc.text) if doc is not None and doc.text else ""
+    if len(text) < FALLBACK_BELOW_CHARS:
+        second = _extract(html, url, precision=False, metadata=doc is None)
+        text2 = clean_text(second.text) if second is not None and second.text else ""
+        if len(text2) > len(text):
+            text = text2
+            doc = doc if doc is not None else second
+    if doc is None or not text:
         raise ExtractError("no main text found")
-    text = clean_text(doc.text)
+    return doc, text
+
+
+def extract_html(html: str, url: str | None = None) -> Extracted:
+    doc, text = extract_text(html, url)
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractError(f"main text too short ({len(text)} chars)")
     title = doc.title.strip() if doc.title else None
+    page_url = doc.url or url
+    from_url = plausible(date_from_url(url) or date_from_url(page_url))
+    published = plausible(parse_date(doc.date))
+    # htmldate falls back on the URL itself; name the source for what it is.
+    source = "url" if published is not None and published == from_url else "page"
+    if published is None:
+        published, source = from_url, "url"
+    if published is None:
+        published, source = guess_date(html, url), "guess"
     return Extracted(
         url=doc.url,
         title=title,
         author=doc.author or None,
-        published_at=parse_date(doc.date),
+        published_at=published,
         language=detect_language(text),
         text=text,
+        date_source=source if published else None,
     )
 
 
@@ -122,7 +264,12 @@ def apply_extraction(art: Article, ex: Extracted) -> Article:
     art.article_id = article_id_for(art.canonical_url)
     art.title = ex.title or (art.feed.feed_title if art.feed else None)
     art.author = ex.author
-    art.published_at = ex.published_at or (art.feed.feed_published_at if art.feed else None)
+    feed_date = plausible(art.feed.feed_published_at) if art.feed else None
+    # The page's own date wins; a feed date beats a guess from page furniture.
+    if ex.date_source in ("page", "url") or feed_date is None:
+        art.published_at = ex.published_at or feed_date
+    else:
+        art.published_at = feed_date
     art.language = ex.language
     art.text = ex.text
     art.html = None  # the batch no longer needs the page

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from marsad.charset import decode, detect_encoding
-from marsad.tasks.extract import ExtractError, canonicalise, clean_text, extract_html, parse_date
+from marsad.record import Article, FeedItem
+from marsad.tasks.extract import (
+    FALLBACK_BELOW_CHARS,
+    ExtractError,
+    apply_extraction,
+    canonicalise,
+    clean_text,
+    date_from_url,
+    extract_html,
+    parse_date,
+    plausible,
+)
 
 DEMO = Path(__file__).resolve().parents[1] / "seeds" / "demo" / "articles"
 SEED_TITLE = "بغداد تنسّق مع «الناتو» لمحاربة «داعش»"
@@ -92,3 +104,140 @@ def test_parse_date_keeps_time_and_converts_to_utc() -> None:
 
 def test_canonicalise_strips_tracking_and_fragment() -> None:
     assert canonicalise("HTTP://Example.COM/a?utm_source=x&id=3#top") == "http://example.com/a?id=3"
+
+
+# --- fallback chain, boilerplate lead-ins, dates (pages written here, not copied) -----------
+
+_SENTENCES = " ".join(
+    f"هذه الجملة رقم {i} من نص المقال الكامل الذي لا يظهر إلا في البيانات المنظمة."
+    for i in range(12)
+)
+
+
+def _page(head: str = "", body: str = "") -> str:
+    return (
+        f"<html><head><title>عنوان المقال</title>{head}</head><body>"
+        '<nav><a href="/">الرئيسية</a> <a href="/world">العالم</a></nav>'
+        f"{body}</body></html>"
+    )
+
+
+def _article(paragraphs: list[str], meta: str = "") -> str:
+    ps = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return _page(meta, f"<article><h1>عنوان المقال</h1>{ps}</article><footer>© الموقع</footer>")
+
+
+def test_fallback_chain_keeps_the_longer_second_pass() -> None:
+    """A script-rendered page: the precision pass sees only the teaser, the default pass
+    rescues the body from JSON-LD; the chain must return the body."""
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": _SENTENCES}, ensure_ascii=False)
+    html = _page(
+        f'<script type="application/ld+json">{ld}</script>',
+        '<div id="app"><h1>عنوان المقال</h1><p>مقدمة قصيرة تظهر قبل تحميل الصفحة.</p></div>',
+    )
+    ex = extract_html(html, "https://news.example/a/1")
+    assert "الجملة رقم 11" in ex.text
+    assert len(ex.text) >= len(_SENTENCES) * 0.9
+
+
+def test_long_precision_output_is_kept_without_a_second_pass() -> None:
+    paras = [f"فقرة طويلة رقم {i} " + "كلام من صلب الخبر " * 12 for i in range(12)]
+    html = _article(paras)
+    ex = extract_html(html)
+    assert len(ex.text) >= FALLBACK_BELOW_CHARS
+    for p in paras:
+        assert p.strip() in ex.text
+
+
+def test_teaser_lead_ins_and_credits_are_dropped() -> None:
+    text = "\n".join(
+        [
+            "نص الخبر الأول.",
+            "اقرأ أيضاً: عنوان خبر آخر لا علاقة له",
+            "Read more: Another story",
+            "© 2024 وكالة الأنباء",
+            "مواضيع ذات صلة",
+            "نص الخبر الثاني يذكر القراءة في وسطه: اقرأ أيضاً.",
+        ]
+    )
+    assert clean_text(text) == "نص الخبر الأول.\nنص الخبر الثاني يذكر القراءة في وسطه: اقرأ أيضاً."
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.youm7.example/story/2020/8/24/some-title/4943459", date(2020, 8, 24)),
+        ("https://www.albayan.example/news/2020-06-03-1.3874341", date(2020, 6, 3)),
+        ("https://sputnik.example/arab_world/202003171044893040-title/", date(2020, 3, 17)),
+        ("https://www.observer.example/2020/11/2338761/", None),  # no day: not a date
+        ("https://site.example/2020/13/40/title", None),  # not a calendar date
+        ("https://site.example/article/825076-title", None),
+        ("https://site.example/a?d=2020/01/02", None),  # the query is not the path
+    ],
+)
+def test_date_from_url(url: str, expected: date | None) -> None:
+    got = date_from_url(url)
+    assert (got.date() if got else None) == expected
+
+
+def test_future_dates_are_refused() -> None:
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    assert plausible(datetime(2026, 1, 10, 20, tzinfo=UTC), now) is not None  # clock skew
+    assert plausible(datetime(2026, 1, 12, tzinfo=UTC), now) is None
+    assert plausible(None, now) is None
+
+
+def _meta_date(iso: str) -> str:
+    return f'<meta property="article:published_time" content="{iso}">'
+
+
+_BODY = [f"فقرة رقم {i} من الخبر، فيها ما يكفي من الكلام ليعدّ نصاً رئيسياً." for i in range(6)]
+
+
+def test_page_date_in_the_future_falls_back_to_the_url_date() -> None:
+    future = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    html = _article(_BODY, _meta_date(future))
+    ex = extract_html(html, "https://news.example/2021/05/06/title")
+    assert ex.published_at == datetime(2021, 5, 6, tzinfo=UTC)
+    assert ex.date_source == "url"
+
+
+def test_structured_page_date_is_kept_with_its_time() -> None:
+    html = _article(_BODY, _meta_date("2021-05-06T10:30:00+03:00"))
+    ex = extract_html(html, "https://news.example/2021/05/07/title")
+    assert ex.published_at == datetime(2021, 5, 6, 7, 30, tzinfo=UTC)
+    assert ex.date_source == "page"
+
+
+def _article_record(url: str, feed_date: datetime | None) -> Article:
+    feed = FeedItem(url=url, source="s", feed_published_at=feed_date)
+    return Article(url=url, source="s", fetched_at=datetime.now(UTC), feed=feed)
+
+
+def test_feed_date_beats_a_guess_but_not_the_page() -> None:
+    feed_date = datetime(2021, 5, 1, 8, tzinfo=UTC)
+    # No metadata, no date in the URL, a copyright year in the footer: only a guess.
+    html = _page(
+        body="<article><h1>عنوان</h1>"
+        + "".join(f"<p>{p}</p>" for p in _BODY)
+        + "</article><footer>© 2019 الموقع</footer>"
+    )
+    url = "https://news.example/article/77"
+    ex = extract_html(html, url)
+    assert ex.date_source == "guess"
+    assert ex.published_at == datetime(2019, 1, 1, tzinfo=UTC)  # better than nothing, alone
+    art = apply_extraction(_article_record(url, feed_date), ex)
+    assert art.published_at == feed_date
+    paged = extract_html(_article(_BODY, _meta_date("2021-04-30T09:00:00+00:00")), url)
+    art = apply_extraction(_article_record(url, feed_date), paged)
+    assert art.published_at == datetime(2021, 4, 30, 9, tzinfo=UTC)
+
+
+def test_future_feed_date_is_refused_too() -> None:
+    url = "https://news.example/article/78"
+    undated = "<article>" + "".join(f"<p>{p}</p>" for p in _BODY) + "</article>"
+    ex = extract_html(_page(body=undated), url)
+    assert ex.published_at is None
+    future = datetime.now(UTC) + timedelta(days=400)
+    art = apply_extraction(_article_record(url, future), ex)
+    assert art.published_at is None
