@@ -17,6 +17,7 @@ from protego import Protego
 from marsad.state import StateStore
 
 MAX_ROBOTS_BYTES = 512_000  # Google reads the first 500 KiB
+DISALLOWED = "disallowed by robots.txt"
 RobotsFetcher = Callable[[str], Awaitable[tuple[int, bytes]]]
 
 
@@ -85,18 +86,16 @@ class RobotsPolicy:
             self._cache[key] = (time.monotonic() + self.ttl_s, rules)
             return rules
 
-    async def check(self, url: str) -> str | None:
-        """None when `url` may be fetched, else the reason it may not."""
+    async def check(self, url: str) -> tuple[str | None, float | None]:
+        """(None, crawl delay) when `url` may be fetched, else (the reason it may not, None)."""
         rules = await self._rules(url)
         if rules.unavailable:
-            return rules.unavailable
-        if rules.parser is not None and not rules.parser.can_fetch(url, self.agent):
-            return "disallowed by robots.txt"
-        return None
-
-    async def crawl_delay(self, url: str) -> float | None:
-        rules = await self._rules(url)
-        return rules.parser.crawl_delay(self.agent) if rules.parser else None
+            return rules.unavailable, None
+        if rules.parser is None:
+            return None, None
+        if not rules.parser.can_fetch(url, self.agent):
+            return DISALLOWED, None
+        return None, rules.parser.crawl_delay(self.agent)
 
     async def sitemaps(self, url: str) -> list[str]:
         rules = await self._rules(url)

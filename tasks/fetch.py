@@ -29,7 +29,7 @@ from marsad.charset import decode
 from marsad.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
 from marsad.netguard import DEFAULT_LIMITS, BlockedAddress, GuardedTransport, check_url
 from marsad.record import Article, Failure, FeedItem
-from marsad.robots import RobotsPolicy, RobotsUnavailable
+from marsad.robots import DISALLOWED, RobotsPolicy, RobotsUnavailable
 from marsad.settings import Settings
 from marsad.sitemaps import parse_sitemap
 from marsad.sources import Source
@@ -326,11 +326,10 @@ class Session:
                 raise FetchError(str(exc), transient=transient) from None
             crawl_delay = None
             if check_robots and self.robots is not None:
-                refusal = await self.robots.check(current)
+                refusal, crawl_delay = await self.robots.check(current)
                 if refusal:
-                    transient = "unavailable" in refusal or "unreachable" in refusal
-                    raise FetchError(refusal, transient=transient)
-                crawl_delay = await self.robots.crawl_delay(current)
+                    # an unreadable robots.txt is an outage: try again later
+                    raise FetchError(refusal, transient=refusal != DISALLOWED)
             host = host_key(current)
             await self.limiter.acquire(host, crawl_delay)
             try:

@@ -120,6 +120,7 @@ class FaultState:
     feed_version: int = 1  # bump to change the feed's content (and ETag)
     robots: str = "User-agent: *\nDisallow: /private/\n\nSitemap: {base}/sitemap_index.xml\n"
     n_articles: int = 3
+    robots_status: int = 200
 
     def hits(self, pattern: str = "") -> list[Hit]:
         with self.lock:
@@ -245,6 +246,9 @@ class FaultHandler(BaseHTTPRequestHandler):
     # --- behaviours ------------------------------------------------------------------------
 
     def robots(self, path: str, count: int) -> None:
+        if self.state.robots_status != 200:
+            self.send(self.state.robots_status, "robots.txt is having a bad day", "text/plain")
+            return
         if not self.state.robots:
             self.send(404, "no robots")
             return

@@ -113,6 +113,14 @@ def test_robots_disallowed_urls_are_never_requested(server: tuple[str, FaultStat
     assert "marsad" in ua and "http" in ua
 
 
+def test_an_unreadable_robots_txt_disallows_everything_for_now() -> None:
+    with fault_server(state=FaultState(robots_status=503)) as (bases, state):
+        items = [FeedItem(f"{bases['127.0.0.1']}/article/{i}.html", "f") for i in range(3)]
+        arts, fails = asyncio.run(fetch_articles(items, FAST, "run-1"))
+    assert arts == [] and {f.error for f in fails} == {"robots.txt unavailable (HTTP 503)"}
+    assert state.hits("/article/") == []  # an outage never turns into an impolite crawl
+
+
 def test_robots_cache_persists_in_the_state_store(
     server: tuple[str, FaultState], tmp_path: Path
 ) -> None:
