@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import pycrfsuite
 
-from marsad.ner.features import Featurizer
+from marsad.ner.conll import spans
+from marsad.ner.features import Featurizer, strip_clitics
 from marsad.ner.resources import DATA_DIR, MODEL_FILE, load_resources
 
 
 class Tagger:
     """BIO tagger over PERS, LOC, ORG and MISC for pre-tokenised Arabic sentences."""
 
-    def __init__(self, data_dir: Path = DATA_DIR) -> None:
+    def __init__(self, data_dir: Path = DATA_DIR, repeat_pass: bool = True) -> None:
         path = data_dir / MODEL_FILE
         if not path.exists():
             raise FileNotFoundError(f"no NER model at {path}: run `marsad ner train`")
         self._crf = pycrfsuite.Tagger()
         self._crf.open(str(path))
         self.featurizer = Featurizer(load_resources(data_dir))
+        self.repeat_pass = repeat_pass
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """One label list per sentence, aligned with its tokens."""
+        """One label list per sentence, aligned with its tokens.
+
+        Sentences passed together are treated as one document: a name tagged in one place is
+        also tagged where the CRF missed a repeat of it (news repeats names, often with less
+        context the second time).
+        """
         crf = self._crf
         feats = self.featurizer.sentence
-        return [crf.tag(feats(list(s))) if s else [] for s in sentences]
+        labels = [crf.tag(feats(s)) if s else [] for s in sentences]
+        if self.repeat_pass and len(sentences) > 1:
+            self._tag_repeats(sentences, labels)
+        return labels
+
+    def _norms(self, tokens: Sequence[str]) -> list[str]:
+        """Normalised tokens, first one without proclitics (so وبغداد repeats بغداد)."""
+        type_feats = self.featurizer.type_feats
+        norms = [type_feats(t)[5][0] for t in tokens]
+        return norms
+
+    def _tag_repeats(self, sentences: Sequence[Sequence[str]], labels: list[list[str]]) -> None:
+        """Label untagged repeats of multi-word entity strings found elsewhere in the batch."""
+        vocab = self.featurizer.res.clusters
+        votes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+        all_norms = [self._norms(toks) for toks in sentences]
+        for norms, labs in zip(all_norms, labels, strict=True):
+            for s, e, t in spans(labs):
+                if e - s >= 2:
+                    key = (strip_clitics(norms[s], vocab)[1], *norms[s + 1 : e])
+                    votes[key][t] += 1
+        if not votes:
+            return
+        known = {k: c.most_common(1)[0][0] for k, c in votes.items()}
+        firsts = {k[0] for k in known}
+        lengths = sorted({len(k) for k in known}, reverse=True)
+        for norms, labs in zip(all_norms, labels, strict=True):
+            i = 0
+            while i < len(norms):
+                step = 1
+                first = strip_clitics(norms[i], vocab)[1]
+                if first in firsts and labs[i] == "O":
+                    for n in lengths:
+                        if i + n > len(norms) or any(lab != "O" for lab in labs[i : i + n]):
+                            continue
+                        etype = known.get((first, *norms[i + 1 : i + n]))
+                        if etype:
+                            labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
+                            step = n
+                            break
+                i += step
