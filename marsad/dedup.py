@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
+from datasketch.minhash import MinHash
 
 from marsad.ner.features import normalise
 
@@ -51,16 +52,17 @@ def signature(text: str | None) -> MinHash | None:
 
 @dataclass
 class DupIndex:
-    """Articles seen so far, by folded title and by MinHash; assigns each new one a group."""
+    """Articles seen so far, by folded title and by MinHash; assigns each new one a group.
+
+    Signatures sit in one growing matrix, compared with the new one in a single numpy step:
+    exact MinHash estimates for every article in the window, no LSH banding to tune.
+    """
 
     threshold: float = THRESHOLD
     groups: dict[str, str] = field(default_factory=dict)
     _titles: dict[str, str] = field(default_factory=dict)
-    _sigs: dict[str, MinHash] = field(default_factory=dict)
-    _lsh: MinHashLSH | None = None
-
-    def __post_init__(self) -> None:
-        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
+    _owners: list[str] = field(default_factory=list)
+    _sigs: np.ndarray = field(default_factory=lambda: np.empty((64, NUM_PERM), np.uint64))
 
     def add(self, article_id: str, group: str, title: str | None, text: str | None) -> None:
         if article_id in self.groups:
@@ -71,8 +73,11 @@ class DupIndex:
             self._titles.setdefault(key, group)
         sig = signature(text)
         if sig is not None:
-            self._sigs[article_id] = sig
-            self._lsh.insert(article_id, sig)  # type: ignore[union-attr]
+            n = len(self._owners)
+            if n == len(self._sigs):
+                self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
+            self._sigs[n] = sig.hashvalues
+            self._owners.append(article_id)
 
     def matches(self, title: str | None, text: str | None) -> set[str]:
         """Groups of indexed articles that the given one near-duplicates."""
@@ -81,10 +86,10 @@ class DupIndex:
         if key is not None and key in self._titles:
             found.add(self._titles[key])
         sig = signature(text)
-        if sig is not None:
-            for other in self._lsh.query(sig):  # type: ignore[union-attr]
-                if sig.jaccard(self._sigs[other]) >= self.threshold:
-                    found.add(self.groups[other])
+        if sig is not None and self._owners:
+            n = len(self._owners)
+            similar = (self._sigs[:n] == sig.hashvalues).mean(axis=1) >= self.threshold
+            found.update(self.groups[self._owners[k]] for k in np.flatnonzero(similar))
         return found
 
     def assign(self, article_id: str, title: str | None, text: str | None) -> str:

@@ -35,7 +35,7 @@ from marsad.record import Article, Failure
 from marsad.schema import SCHEMAS, SORT_KEYS
 
 MAX_FILES = 12  # files per partition and dataset before the store step compacts it
-DUP_WINDOW = timedelta(days=7)  # near-duplicates are looked for this far around a batch
+DUP_WINDOW = timedelta(days=3)  # copies are looked for this far around a batch
 
 
 def partition_of(day: date) -> str:

@@ -80,7 +80,7 @@ def main() -> None:
                 writer_loop(str(out), seed * 1000 + k)
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.05, 0.7))
+        time.sleep(rng.uniform(0.05, 0.5))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         checks.append(look(out))

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
-KILLS = 20
+KILLS = 16
 
 
 def test_kill_9_at_random_points(tmp_path: Path) -> None:
