@@ -321,6 +321,8 @@ class Session:
         for _hop in range(settings.max_redirects + 1):
             try:
                 await check_url(current, settings.allow_private_networks)
+            except ValueError as exc:  # urlsplit: bad IPv6 literal, port out of range
+                raise FetchError(f"invalid URL: {exc}") from None
             except (BlockedAddress, OSError) as exc:
                 transient = isinstance(exc, OSError)
                 raise FetchError(str(exc), transient=transient) from None
@@ -361,6 +363,8 @@ class Session:
                 raise FetchError("timeout", transient=True) from None
             except BlockedAddress as exc:  # the connect-time re-check (DNS rebinding)
                 raise FetchError(str(exc)) from None
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"invalid URL: {exc}") from None
             except httpx.TransportError as exc:
                 raise FetchError(
                     f"connection error: {type(exc).__name__}", transient=True
@@ -504,6 +508,9 @@ class _Discoverer:
             resp = await self.s.get(url, src.name, conditional=what != "homepage")
         except FetchError as exc:
             self.fail(url, src, what, exc)
+            return None
+        except Exception as exc:  # a bug or a library surprise must not sink the run
+            self.fail(url, src, what, FetchError(f"unexpected {type(exc).__name__}: {exc}"))
             return None
         if resp.not_modified:
             self.result.not_modified.append((src.name, url))
@@ -689,6 +696,9 @@ async def fetch_articles(
                 resp = await session.get(item.url, item.source)
             except FetchError as exc:
                 failed(item, exc.reason, exc.attempts, exc.transient)
+                return
+            except Exception as exc:  # a bug or a library surprise must not sink the batch
+                failed(item, f"unexpected {type(exc).__name__}: {exc}", 1)
                 return
             if not _is_html(resp.content_type, resp.body):
                 mime = resp.content_type.split(";")[0].strip() or "unknown type"

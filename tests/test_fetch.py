@@ -84,6 +84,17 @@ def test_every_url_ends_as_an_article_or_a_precise_failure(
     assert "خبر بترميز ويندوز العربي" in arts["/cp1256/1.html"].html
 
 
+def test_malformed_urls_become_failures_not_crashes() -> None:
+    urls = ["http://[::1/x", "http://127.0.0.1:99999/", "http:///nohost", "ftp://127.0.0.1/x"]
+    arts, fails = asyncio.run(fetch_articles([FeedItem(u, "f") for u in urls], FAST, "r"))
+    reasons = {f.url: f.error for f in fails}
+    assert arts == [] and set(reasons) == set(urls)
+    assert reasons["http://[::1/x"].startswith("invalid URL")
+    assert reasons["http://127.0.0.1:99999/"].startswith("invalid URL")
+    assert reasons["http:///nohost"] == "URL has no host"
+    assert reasons["ftp://127.0.0.1/x"] == "refused scheme 'ftp'"
+
+
 def test_retry_after_is_waited_out(server: tuple[str, FaultState]) -> None:
     base, state = server
     arts, _ = fetch(base, ["/ratelimit/7.html"])
