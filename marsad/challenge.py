@@ -10,32 +10,29 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-# Each marker is specific to an interstitial; none appears in a normal article.
-_MARKERS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    (
-        "cloudflare",
-        re.compile(rb"<title>\s*just a moment(?:\.{3}|\xe2\x80\xa6)", re.I),
-    ),
-    (
-        "cloudflare",
-        re.compile(
-            rb"/cdn-cgi/challenge-platform/|window\._cf_chl_opt|cf-browser-verification", re.I
-        ),
-    ),
-    ("cloudflare", re.compile(rb"<title>\s*attention required! \| cloudflare", re.I)),
-    ("ddos-guard", re.compile(rb"<title>\s*ddos-guard|ddos protection by", re.I)),
-    ("sucuri", re.compile(rb"sucuri website firewall - access denied|sucuri_cloudproxy_js", re.I)),
-    ("imperva", re.compile(rb"_incapsula_resource|incapsula incident id", re.I)),
-    ("datadome", re.compile(rb"captcha-delivery\.com|geo\.captcha-delivery", re.I)),
-    ("perimeterx", re.compile(rb"px-captcha|_pxappid", re.I)),
-    (
-        "generic",
-        re.compile(
-            rb"checking (?:if the site connection is secure|your browser before accessing)", re.I
-        ),
-    ),
-    ("generic", re.compile(rb"please enable (?:javascript and )?cookies to continue", re.I)),
+# Each marker is specific to an interstitial; none appears in a normal article. Literal,
+# lower-case byte strings: one lower() of the head, then C substring searches, because
+# this runs on every fetched page.
+_MARKERS: tuple[tuple[bytes, str], ...] = (
+    (b"/cdn-cgi/challenge-platform/", "cloudflare"),
+    (b"window._cf_chl_opt", "cloudflare"),
+    (b"cf-browser-verification", "cloudflare"),
+    (b"<title>attention required! | cloudflare", "cloudflare"),
+    (b"<title>ddos-guard", "ddos-guard"),
+    (b"ddos protection by", "ddos-guard"),
+    (b"sucuri website firewall - access denied", "sucuri"),
+    (b"sucuri_cloudproxy_js", "sucuri"),
+    (b"_incapsula_resource", "imperva"),
+    (b"incapsula incident id", "imperva"),
+    (b"captcha-delivery.com", "datadome"),
+    (b"px-captcha", "perimeterx"),
+    (b"_pxappid", "perimeterx"),
+    (b"checking if the site connection is secure", "generic"),
+    (b"checking your browser before accessing", "generic"),
+    (b"please enable javascript and cookies to continue", "generic"),
+    (b"please enable cookies to continue", "generic"),
 )
+_JUST_A_MOMENT = re.compile(rb"<title>\s*just a moment(?:\.{3}|\xe2\x80\xa6)")
 _HEADERS = (("cf-mitigated", "challenge"), ("x-datadome", ""), ("x-sucuri-block", ""))
 _SCAN = 65_536
 
@@ -46,8 +43,10 @@ def detect_challenge(headers: Mapping[str, str], body: bytes) -> str | None:
     for name, value in _HEADERS:
         if name in lower and value in lower[name]:
             return name.split("-", 1)[1] if name.startswith("x-") else "cloudflare"
-    head = body[:_SCAN]
-    for vendor, pattern in _MARKERS:
-        if pattern.search(head):
+    head = body[:_SCAN].lower()
+    if _JUST_A_MOMENT.search(head):
+        return "cloudflare"
+    for marker, vendor in _MARKERS:
+        if marker in head:
             return vendor
     return None

@@ -495,6 +495,7 @@ class _Discoverer:
         self.run_id = run_id
         self.result = result
         self.started = now()
+        self.sitemap_budget: dict[str, int] = {}  # sitemap fetches left per source
 
     def fail(self, url: str, src: Source, what: str, exc: FetchError | NotAFeed) -> None:
         reason = exc.reason if isinstance(exc, FetchError) else str(exc)
@@ -541,25 +542,20 @@ class _Discoverer:
             return
         self.keep(items, _window(self.settings.feed_window_days))
 
-    async def sitemap(
-        self, src: Source, url: str, depth: int = 0, budget: list[int] | None = None
-    ) -> None:
-        budget = budget if budget is not None else [self.settings.max_sitemaps_per_source]
-        if budget[0] <= 0:
+    async def sitemap(self, src: Source, url: str, depth: int = 0) -> None:
+        left = self.sitemap_budget.get(src.name, self.settings.max_sitemaps_per_source)
+        if left <= 0:
             return
-        budget[0] -= 1
+        self.sitemap_budget[src.name] = left - 1
         resp = await self._get(url, src, "sitemap")
         if resp is None:
             return
         try:
-            await self._sitemap_body(src, resp, depth, budget)
+            await self._sitemap_body(src, resp, depth)
         except (NotAFeed, FetchError) as exc:
             self.fail(url, src, "sitemap", exc)
 
-    async def _sitemap_body(
-        self, src: Source, resp: Response, depth: int, budget: list[int] | None = None
-    ) -> None:
-        budget = budget if budget is not None else [self.settings.max_sitemaps_per_source]
+    async def _sitemap_body(self, src: Source, resp: Response, depth: int) -> None:
         window = _window(self.settings.discovery_window_days)
         parsed = parse_sitemap(
             resp.body, resp.final_url, src.name, src.language, self.settings.max_body_bytes
@@ -569,7 +565,7 @@ class _Discoverer:
             return
         fresh = [u for u, when in parsed.children if within_window(when, self.started, window)]
         for child in fresh:
-            await self.sitemap(src, child, depth + 1, budget)
+            await self.sitemap(src, child, depth + 1)
 
     async def homepage(self, src: Source, url: str) -> None:
         resp = await self._get(url, src, "homepage")

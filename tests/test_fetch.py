@@ -252,6 +252,17 @@ def test_discovery_feeds_sitemaps_robots_and_homepage(
     assert bomb.url.endswith("/bomb-feed.xml") and "entities" in bomb.error
 
 
+def test_sitemap_fetches_are_bounded_per_source(
+    server: tuple[str, FaultState], tmp_path: Path
+) -> None:
+    base, state = server
+    settings = FAST.model_copy(update={"max_sitemaps_per_source": 2})
+    src = Source(name="fault", sitemaps=[base + "/sitemap_index.xml"])
+    found = asyncio.run(discover_all([src], settings, "run-1", tmp_path))
+    assert [i.url for i in found.items] == [base + "/article/100.html"]
+    assert [h.path for h in state.hits("sitemap")] == ["/sitemap_index.xml", "/sitemap-news.xml"]
+
+
 def test_second_run_over_an_unchanged_feed_takes_the_304_path(
     server: tuple[str, FaultState], tmp_path: Path
 ) -> None:
