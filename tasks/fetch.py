@@ -126,7 +126,9 @@ class HostLimiter:
         async with self.lock:
             start = max(time.monotonic(), self.next_slot[host])
             self.next_slot[host] = start + gap
-        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        wait = start - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
         await self.global_sem.acquire()
 
     def release(self, host: str) -> None:
