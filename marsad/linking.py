@@ -22,11 +22,14 @@ _END = ""  # trie key marking "an alias ends here" (never a token)
 _MARK = re.compile(f"[{WORD_MARKS}]")
 _CONJ = ("", "و", "ف")
 _PREP = ("", "ب", "ل", "ك")
+_PROCLITIC_LETTERS = frozenset("وفبلك")
 
 
 def clitic_variants(token: str) -> Iterator[tuple[int, str]]:
     """(characters stripped, remaining word) for each way of reading proclitics off a token."""
     yield 0, token
+    if token[:1] not in _PROCLITIC_LETTERS:  # most words: nothing to read off
+        return
     for conj in _CONJ:
         if not token.startswith(conj):
             continue
@@ -73,6 +76,8 @@ class Linker:
         while i < len(toks):
             best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)
             for stripped, core in clitic_variants(words[i]):
+                if core not in self._trie:  # the common case, without a call
+                    continue
                 found = self._longest(core, words, i + 1)
                 if found and (best is None or found[0] > best[0]):
                     best = (found[0], stripped, found[1])

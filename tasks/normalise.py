@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
+from typing import NamedTuple
 
 from camel_tools.utils.charsets import UNICODE_PUNCT_SYMBOL_CHARSET
 from camel_tools.utils.dediac import dediac_ar
@@ -94,9 +95,10 @@ def _char_class(chars: str) -> str:
     return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in runs)
 
 
-_TOKEN_RE = re.compile(
-    "[^" + _char_class(_SPACES + _SYMBOLS) + "]+|[^" + _char_class(_SPACES) + "]"
-)
+# Letters and digits are never punctuation or symbols (tests/test_normalise.py checks it), so
+# runs of them are taken whole (`[^\W_]+`, checked in C); only the rare other characters
+# (marks, format characters) meet the symbol class: 3x faster again than one negated class.
+_TOKEN_RE = re.compile(rf"(?>[^\W_]+|(?!\s)(?![{_char_class(_SYMBOLS)}]).)+|\S", re.S)
 
 
 _LINE_SPACE = "\t\n\r\x0b\x0c"  # kept as they are: line structure matters to sentence splitting
@@ -157,9 +159,8 @@ def _tables(level: str, arabic: bool) -> tuple[dict[int, str], re.Pattern[str] |
             out = _fold_other(ch)
         if out != ch:
             table[cp] = out
-    changing = sorted(chr(cp) for cp, out in table.items() if len(out) != 1)
-    pattern = re.compile("[" + "".join(re.escape(c) for c in changing) + "]") if changing else None
-    return table, pattern
+    changing = "".join(chr(cp) for cp, out in table.items() if len(out) != 1)
+    return table, (re.compile("[" + _char_class(changing) + "]") if changing else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +226,9 @@ def normalise(text: str, level: str = "aggressive", language: str | None = "ar")
     return Normalised(out, text, tuple(ns), tuple(os_))
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """A token and its offsets; a named tuple because articles make millions of them."""
+
     text: str
     start: int
     end: int

@@ -55,6 +55,7 @@ ARABICISH = st.text(
         [
             *"ابتثجحخدذرسشصطعغفقكلمنهويةىأإآؤئءـ ًٌٍَُِّْٰ٠١٢٣۴ﻻﻷﺍﺏ \n.،؛abc",
             *["\u200f", "\u200c", "\u00a0", "ﷲ", "ی", "ک", "ڤ", "\u0654", "ﬁ", "_", "«", "»", "$"],
+            *["😀", "\U0001d400", "\u0301", "\u2028", "\x1f", "٪", "²"],
         ]
     ),
     max_size=200,
@@ -159,3 +160,10 @@ def test_normalise_articles_uses_the_level_and_the_language() -> None:
     done = normalise_articles([ar, en, empty], "aggressive")
     assert [a.text_norm for a in done] == ["الي الخارجيه", "fine إلى", None]
     assert normalise_articles([ar], "light")[0].text_norm == "إلى الخارجية"
+
+
+def test_symbols_are_never_letters_or_digits() -> None:
+    """tokenize's fast path takes letter and digit runs whole: that needs this to hold."""
+    from marsad.tasks.normalise import _SPACES, _SYMBOLS
+
+    assert not any(c.isalnum() for c in _SYMBOLS + _SPACES)
