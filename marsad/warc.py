@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -141,18 +140,6 @@ class WarcWriter:
         if not self._fh.closed:
             self._fh.close()
         self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> WarcWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Records already written are whole; keep them even when the batch failed later.
-        self.close()
 
 
 def _headers(http_headers: StatusAndHeaders) -> dict[str, str]:
