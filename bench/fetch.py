@@ -49,12 +49,10 @@ async def handle(reader, writer):
             path = head.split(b" ", 2)[1]
             active[host] += 1
             peak[host] = max(peak[host], active[host])
-            try:
-                await asyncio.sleep(LATENCY)
-                writer.write(NOT_FOUND if path == b"/robots.txt" else HEAD + BODY)
-                await writer.drain()
-            finally:
-                active[host] -= 1
+            await asyncio.sleep(LATENCY)
+            active[host] -= 1  # before the bytes leave: the client's next request may follow
+            writer.write(NOT_FOUND if path == b"/robots.txt" else HEAD + BODY)
+            await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:

@@ -184,8 +184,16 @@ class FaultHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        self._done()  # before the bytes leave: the client cannot start its next request earlier
         self.end_headers()
         self.wfile.write(data)
+
+    def _done(self) -> None:
+        """This request no longer counts as in flight (idempotent)."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            with self.state.lock:
+                self.state.active[self.host] -= 1
 
     def do_GET(self) -> None:
         st = self.state
@@ -196,6 +204,7 @@ class FaultHandler(BaseHTTPRequestHandler):
             st.max_active[self.host] = max(st.max_active[self.host], st.active[self.host])
             st.per_path[path] += 1
             count = st.per_path[path]
+        self._in_flight = True
         try:
             if st.latency_s:
                 time.sleep(st.latency_s)
@@ -207,8 +216,7 @@ class FaultHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            with st.lock:
-                st.active[self.host] -= 1
+            self._done()
 
     def route(self, path: str) -> Callable[[str, int], None] | None:
         for pattern, name in self.routes:

@@ -155,14 +155,20 @@ def test_the_per_host_limit_is_never_exceeded() -> None:
     assert state.max_active == {"127.0.0.1": 2, "127.0.0.2": 2}
 
 
+def assert_spaced(starts: list[float], delay: float) -> None:
+    """Spaced by `delay` on the client; arrivals at the server jitter by a few ms under load."""
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.6 * delay, gaps
+    assert starts[-1] - starts[0] >= 0.9 * delay * len(gaps), gaps
+
+
 def test_the_per_host_delay_spaces_requests() -> None:
     with fault_server() as (bases, state):
         slow = FAST.model_copy(update={"per_host_delay_s": 0.2})
         items = [FeedItem(f"{bases['127.0.0.1']}/article/{i}.html", "f") for i in range(4)]
         asyncio.run(fetch_articles(items, slow, "run-1"))
     starts = sorted(h.at for h in state.hits(r"^/article/"))
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.18
+    assert_spaced(starts, 0.2)
 
 
 def test_slow_responses_and_slow_drip_bodies_time_out(server: tuple[str, FaultState]) -> None:
@@ -182,7 +188,7 @@ def test_crawl_delay_is_honoured() -> None:
         arts, _ = asyncio.run(fetch_articles(items, FAST, "run-1"))
     assert len(arts) == 3
     starts = sorted(h.at for h in st.hits(r"^/article/"))
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.28
+    assert_spaced(starts, 0.3)
 
 
 def test_retry_queue_across_runs_then_quarantine(
