@@ -54,9 +54,8 @@ def main() -> None:
     _rate("watchlist find (normalise+match)", lines, linker.find, n_tok)
     _rate("rules tagger + linking", lines, lambda x: find_entities(x, rules, linker=linker), n_tok)
     ids = Counter(m.entry.id for x in lines for m in linker.find(x))
-    print(
-        f"watchlist matches: {sum(ids.values())} ({sum(ids.values()) / n_tok * 1000:.1f} per 1000 tokens)"
-    )
+    total = sum(ids.values())
+    print(f"watchlist matches: {total} ({total / n_tok * 1000:.1f} per 1000 tokens)")
     print("most matched:", ", ".join(f"{i} {n}" for i, n in ids.most_common(8)))
 
 
