@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from marsad.compact import compact_locked, partition_files
 from marsad.dataset import (
@@ -137,10 +138,11 @@ class Writer:
             day = date.fromisoformat(key[5:15])
             if not lo <= day <= hi or (key, stamp) in self._dup_indexed:
                 continue
-            table = read_rows(self.loc, "articles", *key.split("/"))
-            cols = table.select(["article_id", "dup_group", "title", "text"]).to_pylist()
-            for row in cols:
-                group = row["dup_group"] or row["article_id"]
+            path = self.loc.path("articles", key)
+            present = pq.read_schema(path, filesystem=self.loc.fs).names
+            wanted = [c for c in ("article_id", "dup_group", "title", "text") if c in present]
+            for row in read_file(self.loc, path, wanted).to_pylist():
+                group = row.get("dup_group") or row["article_id"]
                 self._dups.add(row["article_id"], group, row["title"], row["text"])
             self._dup_indexed.add((key, stamp))
 
