@@ -16,7 +16,7 @@ from marsad import dataset
 from marsad.cli import main
 from marsad.compact import compact
 from marsad.dataset import Transaction, resolve, writer_lock
-from marsad.schema import SCHEMA_VERSION
+from marsad.schema import SCHEMA_VERSION, SCHEMAS
 from marsad.writer import Writer, article_rows, mention_rows, to_table
 
 
@@ -43,8 +43,10 @@ def test_cli_compacts_one_date_into_one_file(tmp_path: Path, capsys) -> None:
     for ds in ("articles", "mentions", "failures"):
         files = _files(tmp_path, ds, "2026-01-03")
         assert len(files) == 1 and files[0].name.startswith("part-compact")
-        meta = pq.read_schema(files[0]).metadata
-        assert meta[b"marsad.schema_version"] == SCHEMA_VERSION.encode()
+        schema = pq.read_schema(files[0])
+        assert schema.metadata[b"marsad.schema_version"] == SCHEMA_VERSION.encode()
+        for field in SCHEMAS[ds]:  # descriptions survive the merge
+            assert schema.field(field.name).metadata == field.metadata
     assert len(_files(tmp_path, "articles", "2026-01-04")) == 2  # not asked for: untouched
     after = _scan(tmp_path).sort("article_id")
     assert after.drop("date").equals(before.drop("date"))
