@@ -117,6 +117,7 @@ class Writer:
         self._files: dict[str, tuple[object, list[str]]] = {}  # "part/name" -> (stamp, ids)
         self._dups = DupIndex()
         self._dup_indexed: set[tuple[str, object]] = set()
+        self._dup_from: date | None = None
 
     def _where(self) -> dict[str, str]:
         """article_id -> "part/name" of the file holding it; reads only new or changed files."""
@@ -134,6 +135,9 @@ class Writer:
 
     def _index_dups(self, days: set[date]) -> None:
         lo, hi = min(days) - DUP_WINDOW, max(days) + DUP_WINDOW
+        if self._dup_from is None or abs(lo - self._dup_from) > DUP_WINDOW:
+            # a long-lived worker moves on in time: start afresh so memory stays bounded
+            self._dups, self._dup_indexed, self._dup_from = DupIndex(), set(), lo
         for key, (stamp, _) in sorted(self._files.items()):
             day = date.fromisoformat(key[5:15])
             if not lo <= day <= hi or (key, stamp) in self._dup_indexed:
