@@ -41,6 +41,7 @@ DATASETS = ("articles", "mentions", "failures")
 LOCK_FILE = "_marsad.lock"
 STAGING = "_staging"
 JOURNAL = "_journal"
+STAGED = ".staged"  # suffix of files in the staging area until their partition is swapped in
 PART_RE = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
 VERSION = __version__.encode()
 ROW_GROUP_BYTES = 64 * 1024 * 1024  # uncompressed bytes per row group: big enough for scans
@@ -179,18 +180,24 @@ def _apply(root: Path, entry: dict[str, object]) -> None:
     """Make one journalled swap happen; safe to repeat after a crash at any point.
 
     The staged directory carries a marker file until it has been swapped in, so a swap is
-    never done twice (after a swap the staging path holds the old content).
+    never done twice. Staged files end in `.staged` (no glob for `*.parquet` matches them)
+    until the moment before the swap; afterwards the staging path holds the old files,
+    removed at once.
     """
     live = root / str(entry["live"])
     staged = root / str(entry["staged"])
     marker = _marker(str(entry["txid"]))
     if (staged / marker).exists():
+        for f in staged.iterdir():
+            if f.name.endswith(STAGED):
+                os.rename(f, f.with_name(f.name.removesuffix(STAGED)))
         if live.exists():
             _exchange(staged, live)
         else:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staged, live)
         _fsync_dir(live.parent)
+        shutil.rmtree(staged, ignore_errors=True)  # the old files, now unreachable
     (live / marker).unlink(missing_ok=True)
     if live.is_dir() and not os.listdir(live):
         live.rmdir()
@@ -260,13 +267,12 @@ class Transaction:
         (staged / _marker(self.txid)).touch()
         live = root / live_rel
         for name in keep:
-            os.link(live / name, staged / name)
+            os.link(live / name, staged / (name + STAGED))
         for name, table in new.items():
-            tmp = staged / (name + ".tmp")
-            write_parquet(table, str(tmp), self.loc.fs)
-            with open(tmp, "rb") as fh:
+            path = staged / (name + STAGED)
+            write_parquet(table, str(path), self.loc.fs)
+            with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.rename(tmp, staged / name)
         self.entries.append(
             {"live": live_rel, "staged": staged_rel, "txid": self.txid, "names": [*keep, *new]}
         )

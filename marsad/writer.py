@@ -94,9 +94,12 @@ def failure_rows(failures: Iterable[Failure]) -> list[dict]:
 ROWS = {"articles": article_rows, "mentions": mention_rows}
 
 
-def to_table(rows: list[dict], dataset: str) -> pa.Table:
-    table = pa.Table.from_pylist(rows, schema=SCHEMAS[dataset])
+def _sorted(table: pa.Table, dataset: str) -> pa.Table:
     return table.sort_by([(SORT_KEYS[dataset], "ascending")])
+
+
+def to_table(rows: list[dict], dataset: str) -> pa.Table:
+    return _sorted(pa.Table.from_pylist(rows, schema=SCHEMAS[dataset]), dataset)
 
 
 def _free_name(names: dict[str, list[str]], run_id: str, seq: int) -> str:
@@ -212,10 +215,13 @@ class Writer:
             name = _free_name(names, run_id, seq)
             for dataset, rows_of in ROWS.items():
                 keep = [n for n in names[dataset] if n not in victims[part]]
-                new = self._rewrites(dataset, part, names[dataset], victims[part])
+                # A name never gets new content (readers may open a path twice): what is
+                # left of superseded files joins the new rows in the new file.
+                tables = self._remainders(dataset, part, names[dataset], victims[part])
                 rows = rows_of(new_by_part.get(part, []))
                 if rows:
-                    new[name] = to_table(rows, dataset)
+                    tables.append(to_table(rows, dataset))
+                new = {name: _sorted(pa.concat_tables(tables), dataset)} if tables else {}
                 if new or len(keep) != len(names[dataset]):
                     paths += txn.stage(dataset, part, keep, new)
             if part in fails_by_part:
@@ -231,18 +237,18 @@ class Writer:
             compact_locked(self.loc, crowded)
         return paths
 
-    def _rewrites(
+    def _remainders(
         self, dataset: str, part: str, present: list[str], victims: dict[str, set[str]]
-    ) -> dict[str, pa.Table]:
-        """Files of `part` that held superseded rows, without those rows (or dropped if empty)."""
-        out: dict[str, pa.Table] = {}
+    ) -> list[pa.Table]:
+        """The rows of `part`'s files that held superseded articles, minus those articles."""
+        out: list[pa.Table] = []
         for name, ids in victims.items():
             if name not in present:
                 continue
             table = read_rows(self.loc, dataset, part, name)
             table = table.filter(pc.invert(pc.is_in(table["article_id"], pa.array(sorted(ids)))))
             if table.num_rows:
-                out[name] = table
+                out.append(table)
         return out
 
 

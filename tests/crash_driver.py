@@ -56,13 +56,20 @@ def look(out: Path) -> dict[str, object]:
             mentions += table.num_rows
     debris = any((out / STAGING).glob("*")) or any((out / JOURNAL).glob("*"))
     datasets = ("articles", "mentions", "failures")
-    stray = [str(p) for p in out.rglob("*.parquet") if p.parts[-3] not in datasets]
+    stray, staged = [], 0
+    for p in out.rglob("*.parquet"):
+        rel = p.relative_to(out).parts
+        if rel[0] == STAGING:
+            staged += 1  # only between a partition's last rename and its swap
+        elif rel[0] not in datasets or len(rel) != 3 or not rel[1].startswith("date="):
+            stray.append(str(p))
     return {
         "rows": len(ids),
         "duplicates": len(ids) - len(set(ids)),
         "mentions": mentions,
         "interrupted": debris,
         "stray": stray,
+        "staged_parquet": staged,
     }
 
 
