@@ -1,0 +1,289 @@
+"""Throughput of the CPU stages (extract → normalise → tag → write) with and without Prefect.
+
+    python bench/throughput.py [--n 1000] [--batch 50] [--rss 1000,10000] [--data DIR]
+
+Pages are the benchmark pages (ScrapingHub, trafilatura-eval, the Arabic pages), decoded
+once and cycled; each article gets its own URL so none is deduplicated away. Modes:
+
+* bare: trafilatura.extract() on the same pages, one process (the reference);
+* plain: the stage functions batch by batch, one process;
+* prefect: the real Prefect task wrappers in a flow, one task run per stage and batch;
+* pool: plain batches over a process pool of --workers (default: every core), with
+  per-core utilisation sampled while it runs;
+* rss: the pool mode in a fresh process for each N in --rss, reporting its peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from itertools import cycle, islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# A private ephemeral Prefect server (not a shared one), given time to start on a busy machine.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="marsad-bench-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+from _common import arabic_pages, data_root, scrapinghub, trafilatura_eval
+
+from marsad.charset import decode
+from marsad.record import Article
+
+_HTML: list[str] = []  # the decoded pages, per process
+
+
+def load_pages(root: Path, limit: int | None = None) -> list[str]:
+    pages = [*scrapinghub(root), *trafilatura_eval(root), *arabic_pages(root)]
+    # Interleave the sets so any prefix of the cycle mixes them.
+    pages.sort(key=lambda p: p.name[::-1])
+    return [decode(p.raw, "text/html") for p in pages[:limit]]
+
+
+def articles(start: int, n: int, pages: list[str]) -> Iterator[Article]:
+    """Articles start..start+n as fetch would hand them over, built lazily."""
+    now = datetime.now(UTC)
+    for i, html in enumerate(islice(cycle(pages), start % len(pages), None)):
+        if i >= n:
+            return
+        url = f"https://bench.invalid/a/{start + i}"
+        yield Article(url=url, source="bench", fetched_at=now, html=html, final_url=url)
+
+
+def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
+    """extract → normalise → tag → write for one batch, plain functions; returns rows written."""
+    from marsad.tasks.entities import tag_articles
+    from marsad.tasks.extract import extract_articles
+    from marsad.tasks.normalise import normalise_articles
+    from marsad.tasks.store import store_articles, write_failures
+
+    extracted, f1 = extract_articles(articles(start, n, _HTML))
+    tagged, f2 = tag_articles(normalise_articles(extracted))
+    stored, _ = store_articles(tagged, set(), Path(out), "bench", seq)
+    if f1 or f2:
+        write_failures(f1 + f2, Path(out), "bench", seq)
+    return len(stored) + len(f1) + len(f2)
+
+
+def _init_worker(root: str, limit: int | None) -> None:
+    global _HTML
+    _HTML = load_pages(Path(root), limit)
+    from marsad.tasks.entities import load_default_tagger
+
+    load_default_tagger()  # once per process, before the clock matters
+
+
+def _pool_batch(args: tuple[int, int, str, int]) -> int:
+    return run_batch_plain(*args)
+
+
+def _warm(_: int) -> int:
+    """Import every stage (and what they import on first use) before timing starts."""
+    with tempfile.TemporaryDirectory() as out:
+        run_batch_plain(0, 2, out, 0)
+    return os.getpid()
+
+
+Timing = tuple[float, float]  # (wall seconds, CPU seconds of this process)
+
+
+def _clock() -> Timing:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t0: Timing) -> Timing:
+    return time.perf_counter() - t0[0], time.process_time() - t0[1]
+
+
+def bare(n: int) -> Timing:
+    import trafilatura
+
+    t0 = _clock()
+    for art in articles(0, n, _HTML):
+        trafilatura.extract(art.html, url=art.final_url)
+    return _since(t0)
+
+
+def plain(n: int, batch: int, out: str) -> Timing:
+    t0 = _clock()
+    for seq, start in enumerate(range(0, n, batch)):
+        run_batch_plain(start, min(batch, n - start), out, seq)
+    return _since(t0)
+
+
+def prefect_flow(n: int, batch: int, out: str) -> tuple[Timing, float]:
+    """Returns (timing inside the flow, wall seconds including flow start-up)."""
+    from prefect import flow
+
+    from marsad.tasks.entities import tag_task
+    from marsad.tasks.extract import extract_task
+    from marsad.tasks.normalise import normalise_task
+    from marsad.tasks.store import store_task
+
+    inner: dict[str, Timing] = {}
+
+    @flow(name="bench-cpu-stages")
+    def cpu_stages() -> None:
+        t0 = _clock()
+        seen: set[str] = set()
+        for seq, start in enumerate(range(0, n, batch)):
+            batch_articles = list(articles(start, min(batch, n - start), _HTML))
+            extracted, f1 = extract_task(batch_articles)
+            tagged, f2 = tag_task(normalise_task(extracted))
+            store_task(tagged, f1 + f2, seen, out, "bench", seq)
+        inner["s"] = _since(t0)
+
+    t0 = time.perf_counter()
+    cpu_stages()
+    return inner["s"], time.perf_counter() - t0
+
+
+def _cpu_sampler(stop: threading.Event, samples: list[list[float]]) -> None:
+    import psutil
+
+    psutil.cpu_percent(percpu=True)
+    while not stop.wait(0.5):
+        samples.append(psutil.cpu_percent(percpu=True))
+
+
+def _cpu_seconds(pids: list[int]) -> list[float]:
+    import psutil
+
+    return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids]
+
+
+def pool(
+    n: int, batch: int, out: str, workers: int, root: str, limit: int | None
+) -> tuple[float, int, list[float], list[float]]:
+    """(wall seconds, rows, machine per-core busy %, each worker's CPU % of the wall time)."""
+    samples: list[list[float]] = []
+    stop = threading.Event()
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(root, limit)) as ex:
+        list(ex.map(_warm, range(workers)))  # workers up, models loaded, before the clock
+        pids = list(ex._processes)  # the bench may peek: it needs each worker's CPU time
+        sampler = threading.Thread(target=_cpu_sampler, args=(stop, samples), daemon=True)
+        sampler.start()
+        cpu0 = _cpu_seconds(pids)
+        t0 = time.perf_counter()
+        jobs = ((s, min(batch, n - s), out, seq) for seq, s in enumerate(range(0, n, batch)))
+        rows = sum(ex.map(_pool_batch, jobs))
+        secs = time.perf_counter() - t0
+        cpu1 = _cpu_seconds(pids)
+        stop.set()
+        sampler.join()
+    machine = [sum(col) / len(col) for col in zip(*samples, strict=True)] if samples else []
+    mine = [(b - a) / secs * 100 for a, b in zip(cpu0, cpu1, strict=True)]
+    return secs, rows, machine, mine
+
+
+def _peak_rss_child(n: int, args: argparse.Namespace) -> tuple[float, float]:
+    """Run the pool mode for n articles in a new process; its peak RSS (MiB) and seconds."""
+    code = (
+        "import sys, resource; sys.argv=['x']; "
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import throughput as t; "
+        f"secs = t.rss_probe({n}, {args.batch}, {args.workers}, {args.data_root!r}, {args.limit}); "
+        "print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    secs, own, kids = res.stdout.split()[-3:]
+    return max(int(own), int(kids)) / 1024, float(secs)
+
+
+def rss_probe(n: int, batch: int, workers: int, root: str, limit: int | None) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        secs, *_ = pool(n, batch, out, workers, root, limit)
+    return secs
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _HTML
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help="benchmark root (default ../shared/bench or $MARSAD_BENCH_DATA)")
+    ap.add_argument("--n", type=int, default=1000, help="articles per mode")
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--limit", type=int, default=300, help="distinct pages to cycle (0: all)")
+    ap.add_argument(
+        "--rss", default="1000,10000", help="N values for the peak-RSS runs ('' = skip)"
+    )
+    ap.add_argument("--modes", default="bare,plain,prefect,pool", help="comma-separated subset")
+    args = ap.parse_args(argv)
+    args.data_root = str(data_root(args.data))
+    args.limit = args.limit or None
+    modes = set(args.modes.split(","))
+
+    _HTML = load_pages(Path(args.data_root), args.limit)
+    from marsad.tasks.entities import load_default_tagger
+
+    tagger = load_default_tagger()
+    _warm(0)
+    print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
+    print(f"tagger: {type(tagger).__module__}.{type(tagger).__name__}")
+    n = args.n
+    rows: dict[str, Timing] = {}
+    per_core: list[float] = []
+    mine: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if "bare" in modes:
+            rows["bare"] = bare(n)
+        if "plain" in modes:
+            rows["plain"] = plain(n, args.batch, tmp + "/p")
+        if "prefect" in modes:
+            rows["prefect"], outer = prefect_flow(n, args.batch, tmp + "/f")
+            rows["prefect+startup"] = (outer, float("nan"))
+        if "pool" in modes:
+            secs, done, per_core, mine = pool(
+                n, args.batch, tmp + "/q", args.workers, args.data_root, args.limit
+            )
+            assert done == n, (done, n)
+            rows["pool"] = (secs, float("nan"))
+    labels = {
+        "bare": "bare trafilatura extract(), 1 process",
+        "plain": "marsad stages, plain functions, 1 process",
+        "prefect": "marsad stages, Prefect task per stage and batch, 1 process",
+        "prefect+startup": "  same, including flow and server start-up",
+        "pool": f"marsad stages, plain, pool of {args.workers} processes",
+    }
+    print("\n| mode | articles/s (wall) | articles per CPU-second |\n|---|---|---|")
+    for key, (wall, cpu) in rows.items():
+        per_cpu = f"{n / cpu:.1f}" if cpu == cpu else "-"
+        print(f"| {labels[key]} | {n / wall:.1f} | {per_cpu} |")
+    if "bare" in rows and "plain" in rows:
+        w = rows["bare"][0] / rows["plain"][0]
+        c = rows["bare"][1] / rows["plain"][1]
+        print(f"\nratio plain / bare extraction: {w:.2f} wall, {c:.2f} CPU (goal >= 0.8)")
+    if "plain" in rows and "prefect" in rows:
+        w = rows["prefect"][0] / rows["plain"][0] - 1
+        c = rows["prefect"][1] / rows["plain"][1] - 1
+        print(f"Prefect overhead: {w * 100:.1f}% wall, {c * 100:.1f}% CPU (goal <= 10%)")
+    if "pool" in rows:
+        print("pool workers' CPU time / wall time: ", end="")
+        print(", ".join(f"{c:.0f}%" for c in mine))
+        print("per-core busy during the pool run (whole machine, all users): ", end="")
+        print(", ".join(f"{c:.0f}%" for c in per_core))
+        print(f"whole machine: {n / rows['pool'][0]:.1f} articles/s (goal >= 100)")
+    sizes = [int(x) for x in args.rss.split(",") if x]
+    peaks = {}
+    for size in sizes:
+        peaks[size], secs = _peak_rss_child(size, args)
+        rate = size / secs
+        print(f"peak RSS, pool, N={size}: {peaks[size]:.0f} MiB (largest process; {rate:.1f}/s)")
+    if len(sizes) >= 2:
+        ratio = peaks[sizes[-1]] / peaks[sizes[0]]
+        print(f"peak RSS ratio N={sizes[-1]} / N={sizes[0]}: {ratio:.2f} (goal <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
