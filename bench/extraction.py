@@ -120,38 +120,46 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def report_scrapinghub(pages: list[Page], outs: dict[str, list[Output]]) -> list[str]:
-    lines = [
-        "### ScrapingHub article-extraction-benchmark (181 pages)",
-        "",
-        "| system | split | n | P | R | F1 | acc | token F1 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+def _split_table(
+    title: str,
+    header: list[str],
+    pages: list[Page],
+    outs: dict[str, list[Output]],
+    cells: Callable[[list[Output], list[int]], list[str]],
+) -> list[str]:
+    """One row per split and system: the figures `cells` computes for those pages."""
+    cols = ["system", "split", "n", *header]
+    lines = [title, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for split, idx in _subsets(pages).items():
         for name, out in outs.items():
-            s = scrapinghub_scores([out[i][0] for i in idx], [pages[i].body or "" for i in idx])
-            cells = [_fmt(s[k]) for k in ("P", "R", "F1", "acc", "tokF1")]
-            lines.append(f"| {name} | {split} | {len(idx)} | " + " | ".join(cells) + " |")
-    return [*lines, "", PUBLISHED_SH, ""]
+            row = [name, split, str(len(idx)), *cells(out, idx)]
+            lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def report_scrapinghub(pages: list[Page], outs: dict[str, list[Output]]) -> list[str]:
+    def cells(out: list[Output], idx: list[int]) -> list[str]:
+        s = scrapinghub_scores([out[i][0] for i in idx], [pages[i].body or "" for i in idx])
+        return [_fmt(s[k]) for k in ("P", "R", "F1", "acc", "tokF1")]
+
+    title = "### ScrapingHub article-extraction-benchmark (181 pages)"
+    header = ["P", "R", "F1", "acc", "token F1"]
+    return [*_split_table(title, header, pages, outs, cells), "", PUBLISHED_SH, ""]
 
 
 def report_snippets(pages: list[Page], outs: dict[str, list[Output]]) -> list[str]:
-    lines = [
-        "### trafilatura-eval (990 pages; with/without snippets)",
-        "",
-        "| system | split | n | TP | FN | FP | TN | P | R | Acc | F |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for split, idx in _subsets(pages).items():
-        for name, out in outs.items():
-            c: Counter = Counter()
-            for i in idx:
-                c += snippet_counts(out[i][0], pages[i].with_, pages[i].without)
-            s = snippet_scores(c)
-            counts = " | ".join(str(c[k]) for k in ("tp", "fn", "fp", "tn"))
-            cells = " | ".join(_fmt(s[k]) for k in ("P", "R", "Acc", "F"))
-            lines.append(f"| {name} | {split} | {len(idx)} | {counts} | {cells} |")
-    return [*lines, "", PUBLISHED_TE, ""]
+    def cells(out: list[Output], idx: list[int]) -> list[str]:
+        c: Counter = Counter()
+        for i in idx:
+            c += snippet_counts(out[i][0], pages[i].with_, pages[i].without)
+        s = snippet_scores(c)
+        return [str(c[k]) for k in ("tp", "fn", "fp", "tn")] + [
+            _fmt(s[k]) for k in ("P", "R", "Acc", "F")
+        ]
+
+    title = "### trafilatura-eval (990 pages; with/without snippets)"
+    header = ["TP", "FN", "FP", "TN", "P", "R", "Acc", "F"]
+    return [*_split_table(title, header, pages, outs, cells), "", PUBLISHED_TE, ""]
 
 
 def report_arabic(pages: list[Page], outs: dict[str, list[Output]]) -> list[str]:
