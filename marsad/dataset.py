@@ -196,8 +196,8 @@ def _apply(root: Path, entry: dict[str, object]) -> None:
         else:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staged, live)
-        _fsync_dir(live.parent)
         shutil.rmtree(staged, ignore_errors=True)  # the old files, now unreachable
+        _fsync_dir(live.parent)
     (live / marker).unlink(missing_ok=True)
     if live.is_dir() and not os.listdir(live):
         live.rmdir()

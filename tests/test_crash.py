@@ -46,8 +46,9 @@ def test_kill_9_at_random_points(tmp_path: Path) -> None:
         "stray": [],
         "staged_parquet": 0,
     }, seed
-    # staged files end in .parquet only for the instant before their swap
-    assert sum(c["staged_parquet"] > 0 for c in checks) <= 1, (seed, checks)
+    # under _staging/, *.parquet names exist only around a swap (new files just before it,
+    # the replaced ones until they are deleted): a kill there leaves some until the next run
+    assert all(c["staged_parquet"] == 0 or c["interrupted"] for c in checks), (seed, checks)
 
     df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
     assert df.height == n == df["article_id"].n_unique()
