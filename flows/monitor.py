@@ -15,11 +15,13 @@ from prefect.runtime import flow_run
 
 from marsad.alerts import BurstRule, emit_bursts, emit_watchlist_hits, find_bursts, mention_counts
 from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, select_group
+from marsad.linking import load_linker
 from marsad.record import Failure, FeedItem, article_id_for
 from marsad.runner import process_task, task_runner
 from marsad.settings import Settings
 from marsad.sources import Source, load_sources
 from marsad.summary import RunProgress, RunSummary
+from marsad.tasks.entities import tagger_for
 from marsad.tasks.extract import canonicalise
 from marsad.tasks.fetch import discover_task, fetch_task
 from marsad.tasks.store import known_ids, store_task
@@ -82,6 +84,7 @@ def monitor(
             or (settings.allow_private_networks if settings else False)
         }
     )
+    check_entity_settings(settings)  # a bad watchlist or backend fails before any fetching
     run_id, summary, srcs, seen = open_run(sources, group, out)
 
     found = discover_task(srcs, settings, run_id, out)
@@ -94,6 +97,12 @@ def monitor(
 
     run_batches(todo, failures, seen, settings, out, run_id, summary)
     return finish_run(summary, out, bursts or BurstRule())
+
+
+def check_entity_settings(settings: Settings) -> None:
+    """Load the watchlist and tagger now (cached per process): config errors surface early."""
+    load_linker(settings.watchlist)
+    tagger_for(settings.ner_backend)
 
 
 def open_run(
