@@ -261,7 +261,7 @@ class Transaction:
             self.entries.append({"live": live_rel, "new": new, "keep": keep})
             return finals
         root = self.loc.local
-        staged_rel = f"{STAGING}/{self.txid}/{dataset}/{part}"
+        staged_rel = f"{STAGING}/{self.txid}/{len(self.entries)}/{dataset}/{part}"
         staged = root / staged_rel
         staged.mkdir(parents=True)
         (staged / _marker(self.txid)).touch()

@@ -203,30 +203,47 @@ class Writer:
             fails_by_part[partition_of(f.at.date())].append(f)
         current = partition_files(self.loc)
         empty = {d: [] for d in DATASETS}
-        # Partitions that only lose rows swap first: a reader may miss a re-processed article
-        # for a moment, never see it twice.
-        parts = sorted(victims.keys() - new_by_part.keys()) + sorted(
-            (new_by_part.keys() | fails_by_part.keys()) - (victims.keys() - new_by_part.keys())
-        )
+        parts = sorted(victims.keys() | new_by_part.keys() | fails_by_part.keys())
+        names = {part: current.get(part, empty) for part in parts}
+        final = {part: _free_name(names[part], run_id, seq) for part in parts}
+        rest = {
+            (dataset, part): self._remainders(dataset, part, names[part][dataset], victims[part])
+            for part in victims
+            for dataset in ROWS
+        }
         txn = Transaction(self.loc)
         paths: list[str] = []
+        # Phase 1: partitions drop superseded rows; phase 2: new rows arrive. A re-processed
+        # article may be missing for a moment in between, never visible twice, even when two
+        # articles trade partitions.
+        for part in sorted(victims):
+            pre = final[part]
+            if part in new_by_part:  # a name of its own: phase 2 replaces this file
+                pre = _free_name({**names[part], "phase2": [final[part]]}, run_id, seq)
+            for dataset in ROWS:
+                files = names[part][dataset]
+                keep = [n for n in files if n not in victims[part]]
+                if len(keep) != len(files):
+                    tables = rest[dataset, part]
+                    new = {pre: _sorted(pa.concat_tables(tables), dataset)} if tables else {}
+                    paths += txn.stage(dataset, part, keep, new)
         for part in parts:
-            names = current.get(part, empty)
-            name = _free_name(names, run_id, seq)
+            name = final[part]
             for dataset, rows_of in ROWS.items():
-                keep = [n for n in names[dataset] if n not in victims[part]]
+                rows = rows_of(new_by_part.get(part, []))
+                if not rows:
+                    continue
+                files = names[part][dataset]
+                keep = [n for n in files if n not in victims[part]]
                 # A name never gets new content (readers may open a path twice): what is
                 # left of superseded files joins the new rows in the new file.
-                tables = self._remainders(dataset, part, names[dataset], victims[part])
-                rows = rows_of(new_by_part.get(part, []))
-                if rows:
-                    tables.append(to_table(rows, dataset))
-                new = {name: _sorted(pa.concat_tables(tables), dataset)} if tables else {}
-                if new or len(keep) != len(names[dataset]):
-                    paths += txn.stage(dataset, part, keep, new)
+                tables = [*rest.get((dataset, part), []), to_table(rows, dataset)]
+                paths += txn.stage(
+                    dataset, part, keep, {name: _sorted(pa.concat_tables(tables), dataset)}
+                )
             if part in fails_by_part:
                 table = to_table(failure_rows(fails_by_part[part]), "failures")
-                paths += txn.stage("failures", part, names["failures"], {name: table})
+                paths += txn.stage("failures", part, names[part]["failures"], {name: table})
         txn.commit()
         crowded = [
             part[5:]
