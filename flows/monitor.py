@@ -7,13 +7,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from marsad.alerts import BurstRule, emit_bursts, emit_watchlist_hits, find_bursts, mention_counts
+from marsad.dataset import workdir
 from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, select_group
 from marsad.linking import load_linker
 from marsad.record import Failure, FeedItem, article_id_for
@@ -110,7 +110,7 @@ def open_run(
 ) -> tuple[str, RunSummary, list[Source], set[str]]:
     """A run's id, its summary, its sources, and the ids already stored under `out`."""
     run_id = _run_id()
-    Path(out).mkdir(parents=True, exist_ok=True)
+    workdir(out).mkdir(parents=True, exist_ok=True)
     return run_id, RunSummary(run_id), select_group(load_sources(sources), group), known_ids(out)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 
@@ -26,7 +25,7 @@ from marsad.settings import Settings
 from marsad.summary import RunProgress, RunSummary
 from marsad.tasks.fetch import _is_html
 from marsad.tasks.store import store_task
-from marsad.warc import ArchivedResponse, iter_responses
+from marsad.warc import ArchivedResponse, iter_responses, raw_dir
 
 
 def archived_articles(
@@ -82,7 +81,7 @@ def reprocess(
     summary = RunSummary(run_id)
     since = _bound(window.since) if window else None
     until = _bound(window.until) if window else None
-    if not (Path(out) / "raw").is_dir():
+    if not raw_dir(out).is_dir():
         raise FileNotFoundError(f"{out}/raw: no WARC archive to reprocess")
     wanted = set(sources) if sources else None
     # A counting pass (decompression only) gives the progress bar its total.

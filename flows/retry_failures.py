@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, get_run_logger
 
+from marsad.dataset import workdir
 from marsad.flows.monitor import _run_id, finish_run, new_items, run_batches
 from marsad.flows.params import AllowPrivate, DateWindow, OutDir, as_utc
 from marsad.record import FeedItem
@@ -36,7 +37,7 @@ class RetryPlan:
 
 def read_failures(out: str | Path, run_id: str | None, window: DateWindow | None) -> pl.DataFrame:
     """The failure rows of a run and/or a window, latest per URL; empty frame when none."""
-    root = Path(out) / "failures"
+    root = workdir(out) / "failures"  # failures are read from a local output only
     if not any(root.glob("date=*/*.parquet")):
         return pl.DataFrame(schema={"url": pl.String, "source": pl.String, "error": pl.String})
     lf = pl.scan_parquet(f"{root}/date=*/*.parquet", hive_partitioning=True)

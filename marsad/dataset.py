@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -71,6 +72,20 @@ def resolve(out: str | os.PathLike[str] | Location) -> Location:
         return Location(fs, path.rstrip("/"), None)
     local = Path(text).absolute()
     return Location(pafs.LocalFileSystem(), str(local), local)
+
+
+def workdir(out: str | os.PathLike[str] | Location) -> Path:
+    """A local folder for what needs a disk (fetch state, WARC archive).
+
+    The output folder itself when it is local; for an object-store URI, a folder keyed by
+    the URI under $MARSAD_WORKDIR (default ~/.marsad/work), so each output keeps its own state.
+    """
+    loc = resolve(out)
+    if loc.local is not None:
+        return loc.local
+    base = Path(os.environ.get("MARSAD_WORKDIR", Path.home() / ".marsad" / "work"))
+    key = hashlib.sha256(f"{type(loc.fs).__name__}:{loc.root}".encode()).hexdigest()[:16]
+    return base / key
 
 
 def part_name(run_id: str, seq: int) -> str:

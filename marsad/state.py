@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from marsad.dataset import workdir
 from marsad.record import FeedItem
 
 _SCHEMA = """
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS robots (
 
 
 def state_path(out: str | Path) -> Path:
-    return Path(out) / "state" / "fetch.sqlite"
+    return workdir(out) / "state" / "fetch.sqlite"
 
 
 def body_hash(body: bytes) -> str:

@@ -22,6 +22,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from marsad.dataset import workdir
+
 SOURCE_HEADER = "WARC-Marsad-Source"
 RUN_HEADER = "WARC-Marsad-Run-Id"
 REQUESTED_HEADER = "WARC-Marsad-Requested-URI"
@@ -42,7 +44,7 @@ class ArchivedResponse:
 
 
 def raw_dir(out: str | Path) -> Path:
-    return Path(out) / "raw"
+    return workdir(out) / "raw"
 
 
 def _warc_date(when: datetime) -> str:

@@ -96,3 +96,19 @@ def test_private_addresses_refused_without_the_flag(tmp_path: Path, demo_site: s
     fails = pl.read_parquet(f"{out}/failures/**/*.parquet")
     assert fails.height == 3  # the feed and the two listed URLs
     assert all("loopback" in e for e in fails["error"])
+
+
+def test_output_as_a_file_uri(tmp_path: Path, demo_site: str) -> None:
+    from marsad.flows.monitor import monitor
+
+    out = tmp_path / "uri-out"
+    result = monitor(
+        sources=_sources(tmp_path, demo_site),
+        out=out.as_uri(),
+        allow_private_networks=True,
+        settings=FAST,
+    )
+    assert result["stored"] == 6
+    assert _scan(out)["article_id"].n_unique() == 6
+    assert any((out / "raw").glob("*.warc.gz"))  # the archive sits beside the data
+    assert not (tmp_path / "file:").exists()  # the URI was not taken for a relative path
