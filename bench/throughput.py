@@ -52,13 +52,14 @@ def load_pages(root: Path, limit: int | None = None) -> list[str]:
 
 
 def articles(start: int, n: int, pages: list[str]) -> Iterator[Article]:
-    """Articles start..start+n as fetch would hand them over, built lazily."""
+    """Articles start..start+n as fetch hands them over from a feed (with its date), lazily."""
     now = datetime.now(UTC)
     for i, html in enumerate(islice(cycle(pages), start % len(pages), None)):
         if i >= n:
             return
         url = f"https://bench.invalid/a/{start + i}"
-        yield Article(url=url, source="bench", fetched_at=now, html=html, final_url=url)
+        feed = FeedItem(url=url, source="bench", feed_published_at=now)
+        yield Article(url=url, source="bench", fetched_at=now, html=html, final_url=url, feed=feed)
 
 
 def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
@@ -68,12 +69,27 @@ def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
     from marsad.tasks.normalise import normalise_articles
     from marsad.tasks.store import store_articles, write_failures
 
+    c = time.process_time()
     extracted, f1 = extract_articles(articles(start, n, _HTML))
-    tagged, f2 = tag_articles(normalise_articles(extracted))
+    c = _tick("extract", c)
+    normalised = normalise_articles(extracted)
+    c = _tick("normalise", c)
+    tagged, f2 = tag_articles(normalised)
+    c = _tick("tag", c)
     stored, _ = store_articles(tagged, set(), Path(out), "bench", seq)
     if f1 or f2:
         write_failures(f1 + f2, Path(out), "bench", seq)
+    _tick("write", c)
     return len(stored) + len(f1) + len(f2)
+
+
+STAGE_CPU: dict[str, float] = {}  # CPU seconds per stage in this process (plain mode)
+
+
+def _tick(stage: str, since: float) -> float:
+    now = time.process_time()
+    STAGE_CPU[stage] = STAGE_CPU.get(stage, 0.0) + now - since
+    return now
 
 
 def _init_worker(root: str, limit: int | None) -> None:
@@ -239,7 +255,9 @@ def main(argv: list[str] | None = None) -> None:
         if "bare" in modes:
             rows["bare"] = bare(n)
         if "plain" in modes:
+            STAGE_CPU.clear()
             rows["plain"] = plain(n, args.batch, tmp + "/p")
+            stage_cpu = dict(STAGE_CPU)
         if "prefect" in modes:
             rows["prefect"], outer = prefect_flow(n, args.batch, tmp + "/f")
             rows["prefect+startup"] = (outer, float("nan"))
@@ -260,6 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     for key, (wall, cpu) in rows.items():
         per_cpu = f"{n / cpu:.1f}" if cpu == cpu else "-"
         print(f"| {labels[key]} | {n / wall:.1f} | {per_cpu} |")
+    if "plain" in rows:
+        print("\nplain mode, CPU ms per article by stage: ", end="")
+        print(", ".join(f"{k} {v / n * 1000:.0f}" for k, v in stage_cpu.items()))
     if "bare" in rows and "plain" in rows:
         w = rows["bare"][0] / rows["plain"][0]
         c = rows["bare"][1] / rows["plain"][1]

@@ -241,3 +241,17 @@ def test_future_feed_date_is_refused_too() -> None:
     future = datetime.now(UTC) + timedelta(days=400)
     art = apply_extraction(_article_record(url, future), ex)
     assert art.published_at is None
+
+
+def test_no_guess_is_made_when_the_feed_has_a_date() -> None:
+    url = "https://news.example/article/79"
+    html = _page(
+        body="<article>"
+        + "".join(f"<p>{p}</p>" for p in _BODY)
+        + "</article><footer>© 2019 الموقع</footer>"
+    )
+    feed_date = datetime(2021, 5, 1, 8, tzinfo=UTC)
+    ex = extract_html(html, url, feed_date)
+    assert ex.published_at is None and ex.date_source is None
+    assert apply_extraction(_article_record(url, feed_date), ex).published_at == feed_date
+    assert extract_html(html, url).date_source == "guess"  # without a feed date it guesses
