@@ -39,7 +39,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 from _common import arabic_pages, data_root, scrapinghub, trafilatura_eval
 
 from marsad.charset import decode
-from marsad.record import Article
+from marsad.record import Article, FeedItem
 
 _HTML: list[str] = []  # the decoded pages, per process
 
