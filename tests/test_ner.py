@@ -23,10 +23,12 @@ def test_normalise_folds_raw_spelling() -> None:
 
 def test_strip_clitics_keeps_names_whole() -> None:
     assert strip_clitics("والقاهره") == ("وال", "قاهره")
-    # a one-letter و is only split when the rest is a known word and the whole is not
-    assert strip_clitics("وليد", {"ليد", "وليد"}) == ("", "وليد")
-    assert strip_clitics("وبغداد", {"بغداد"}) == ("و", "بغداد")
-    assert strip_clitics("فءاد", set()) == ("", "فءاد")
+    # a one-letter و is only split when the rest is the more frequent word (rank 0 = top)
+    rank = {"علي": 10, "وعلي": 900, "وليد": 800, "ليد": 5000, "بغداد": 50}
+    assert strip_clitics("وعلي", rank) == ("و", "علي")
+    assert strip_clitics("وليد", rank) == ("", "وليد")
+    assert strip_clitics("وبغداد", rank) == ("و", "بغداد")
+    assert strip_clitics("فءاد") == ("", "فءاد")
 
 
 def test_spans_follow_conlleval() -> None:

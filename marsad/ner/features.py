@@ -8,7 +8,7 @@ fast in pure Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 _DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0653)) + "\u0670\u0640\u0654\u0655"
@@ -51,21 +51,26 @@ _PROCLITICS = (
 )
 
 
+_NEVER = 1 << 30
+
+
 def normalise(token: str) -> str:
     """Fold what varies in news spelling: diacritics, tatweel, alef/yeh/teh-marbuta, digits."""
     return _DIGITS.sub("0", token.translate(_TABLE)).lower()
 
 
-def strip_clitics(norm: str, vocab: Container[str] = ()) -> tuple[str, str]:
+def strip_clitics(norm: str, rank: Mapping[str, int] | None = None) -> tuple[str, str]:
     """Split a normalised token into (proclitic, rest), keeping at least 2 letters of stem.
 
     Article-bearing prefixes are always split. A bare one-letter و ف ب ل ك is split only when
-    the rest is a known word and the whole is not: too many names start with those letters.
+    the rest is a corpus word more frequent than the whole (`rank`: 0 = most frequent), so
+    وعلي and بأفغانستان split while فؤاد and وليد stay whole.
     """
+    rank = rank or {}
     for pre in _PROCLITICS:
         if norm.startswith(pre) and len(norm) - len(pre) >= 2:
             rest = norm[len(pre) :]
-            if len(pre) > 1 or (rest in vocab and norm not in vocab):
+            if len(pre) > 1 or rank.get(rest, _NEVER) < rank.get(norm, _NEVER - 1):
                 return pre, rest
     return "", norm
 
@@ -86,6 +91,7 @@ class Resources:
     """Lookups learnt outside the labelled data, keyed by normalised word."""
 
     clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rank: dict[str, int] = field(default_factory=dict)
     gaz_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
     gaz_phrases: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, str] = field(default_factory=dict)
@@ -94,6 +100,8 @@ class Resources:
 
 
 _CTX_OFFSETS = (-2, -1, 1, 2)
+# stem character 3-grams and finer clusters in the context window (see docs/ner.md)
+RICH = False
 
 
 class Featurizer:
@@ -108,7 +116,7 @@ class Featurizer:
         """Own features plus pre-prefixed views of this word for each neighbour offset."""
         res = self.res
         n = normalise(token)
-        pre, stem = strip_clitics(n, res.clusters)
+        pre, stem = strip_clitics(n, res.rank)
         own = ["b", "w=" + n, "sh=" + shape(token), "len=" + str(min(len(n), 8))]
         if stem != n:
             own += ["s=" + stem, "pre=" + pre]
@@ -121,6 +129,8 @@ class Featurizer:
         scl = res.clusters.get(stem) if stem != n else None
         if cl is None and scl is not None:
             cl, scl = scl, None
+        if RICH:
+            own += ["g3=" + stem[i : i + 3] for i in range(len(stem) - 2)]
         if cl is not None:
             own += [f"c{i}=" + c for i, c in enumerate(cl)]
         else:
@@ -137,16 +147,20 @@ class Featurizer:
         if stem != n:
             ctx_core.append("s=" + stem)
         if cl is not None:
-            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl[:2])]
+            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl if RICH else cl[:2])]
+        if RICH and scl is not None:
+            ctx_core.append("sc1=" + scl[1])
         if trig:
             ctx_core.append("t=" + trig)
         ctx_core += ["g=" + g for g in sorted(gaz) if not g.startswith("s")]
         near = ctx_core
         far = ["w=" + n] + ([f"c0={cl[0]}"] if cl is not None else [])
+        if RICH and cl is not None:
+            far.append("c1=" + cl[1])
         views = tuple(
             [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in _CTX_OFFSETS
         )
-        return (own, *views, [n])
+        return (own, *views, [n, stem])
 
     def type_feats(self, token: str) -> tuple[list[str], ...]:
         """Cached `_type_feats`; the cache is reset when full rather than tracked LRU."""
@@ -157,8 +171,11 @@ class Featurizer:
             hit = self._cache[token] = self._type_feats(token)
         return hit
 
-    def phrase_tags(self, norms: Sequence[str]) -> list[str | None]:
-        """Longest-match gazetteer phrases (multi-word places, organisations, people) as BIO."""
+    def phrase_tags(self, norms: Sequence[str], stems: Sequence[str]) -> list[str | None]:
+        """Longest-match gazetteer phrases (multi-word places, organisations, people) as BIO.
+
+        A phrase may start at the word or at its clitic-stripped stem (وبغداد, للأمم المتحدة).
+        """
         res = self.res
         out: list[str | None] = [None] * len(norms)
         i = 0
@@ -166,9 +183,7 @@ class Featurizer:
         while i < n:
             best = 0
             btype = ""
-            key = strip_clitics(norms[i], res.clusters)[1]
-            alt = norms[i]
-            for first in (alt, key):
+            for first in (norms[i], stems[i]):
                 if first not in res.phrase_prefixes:
                     continue
                 phrase = first
@@ -204,7 +219,7 @@ class Featurizer:
                 + (per[i + 2][4] if i + 2 < n else empty)
             )
         if self.res.phrase_prefixes:
-            phrases = self.phrase_tags([f[5][0] for f in per])
+            phrases = self.phrase_tags([f[5][0] for f in per], [f[5][1] for f in per])
             for i, ph in enumerate(phrases):
                 if ph:
                     out[i].append("ph=" + ph)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pycrfsuite
 
 from marsad.ner.conll import spans
-from marsad.ner.features import Featurizer, strip_clitics
+from marsad.ner.features import Featurizer
 from marsad.ner.resources import DATA_DIR, MODEL_FILE, load_resources
 
 
@@ -39,37 +39,33 @@ class Tagger:
             self._tag_repeats(sentences, labels)
         return labels
 
-    def _norms(self, tokens: Sequence[str]) -> list[str]:
-        """Normalised tokens, first one without proclitics (so وبغداد repeats بغداد)."""
-        type_feats = self.featurizer.type_feats
-        norms = [type_feats(t)[5][0] for t in tokens]
-        return norms
-
     def _tag_repeats(self, sentences: Sequence[Sequence[str]], labels: list[list[str]]) -> None:
-        """Label untagged repeats of multi-word entity strings found elsewhere in the batch."""
-        vocab = self.featurizer.res.clusters
+        """Label untagged repeats of multi-word entity strings found elsewhere in the batch.
+
+        Keys are normalised words with the first one clitic-stripped (so وبغداد repeats بغداد).
+        """
+        type_feats = self.featurizer.type_feats
+        forms = [[type_feats(t)[5] for t in toks] for toks in sentences]
         votes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
-        all_norms = [self._norms(toks) for toks in sentences]
-        for norms, labs in zip(all_norms, labels, strict=True):
+        for form, labs in zip(forms, labels, strict=True):
             for s, e, t in spans(labs):
                 if e - s >= 2:
-                    key = (strip_clitics(norms[s], vocab)[1], *norms[s + 1 : e])
-                    votes[key][t] += 1
+                    votes[(form[s][1], *(f[0] for f in form[s + 1 : e]))][t] += 1
         if not votes:
             return
         known = {k: c.most_common(1)[0][0] for k, c in votes.items()}
         firsts = {k[0] for k in known}
         lengths = sorted({len(k) for k in known}, reverse=True)
-        for norms, labs in zip(all_norms, labels, strict=True):
+        for form, labs in zip(forms, labels, strict=True):
             i = 0
-            while i < len(norms):
+            while i < len(form):
                 step = 1
-                first = strip_clitics(norms[i], vocab)[1]
+                first = form[i][1]
                 if first in firsts and labs[i] == "O":
                     for n in lengths:
-                        if i + n > len(norms) or any(lab != "O" for lab in labs[i : i + n]):
+                        if i + n > len(form) or any(lab != "O" for lab in labs[i : i + n]):
                             continue
-                        etype = known.get((first, *norms[i + 1 : i + n]))
+                        etype = known.get((first, *(f[0] for f in form[i + 1 : i + n])))
                         if etype:
                             labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
                             step = n

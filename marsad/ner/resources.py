@@ -18,9 +18,10 @@ GAZETTEER_FILE = "gazetteer.tsv.gz"
 
 
 def write_clusters(path: Path, clusters: Mapping[str, Sequence[str]]) -> None:
-    """One `word<TAB>id<TAB>id...` line per word, coarse to fine; gzip for size."""
+    """One `word<TAB>id<TAB>id...` line per word, coarse to fine, most frequent word first
+    (the line number is the frequency rank); gzip for size."""
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as out:
-        for word in sorted(clusters):
+        for word in clusters:
             out.write(word + "\t" + "\t".join(clusters[word]) + "\n")
 
 
@@ -48,22 +49,28 @@ def load_resources(data_dir: Path = DATA_DIR) -> Resources:
         with gzip.open(cpath, "rt", encoding="utf-8") as handle:
             for line in handle:
                 word, *ids = line.rstrip("\n").split("\t")
+                res.rank[word] = len(res.clusters)
                 res.clusters[word] = tuple(ids)
     gpath = data_dir / GAZETTEER_FILE
     if gpath.exists():
-        prefixes: set[str] = set()
-        with gzip.open(gpath, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                kind, entry, value = line.rstrip("\n").split("\t")
-                if kind == "t":
-                    res.gaz_tokens[entry] = tuple(value.split(","))
-                elif kind == "p":
-                    res.gaz_phrases[entry] = value
-                    words = entry.split(" ")
-                    res.max_phrase = max(res.max_phrase, len(words))
-                    for k in range(1, len(words) + 1):
-                        prefixes.add(" ".join(words[:k]))
-                else:
-                    res.triggers[entry] = value
-        res.phrase_prefixes = frozenset(prefixes)
+        read_gazetteer(gpath, res)
     return res
+
+
+def read_gazetteer(path: Path, res: Resources) -> None:
+    """Add one gazetteer-format file's token flags, phrases and triggers to `res`."""
+    prefixes: set[str] = set(res.phrase_prefixes)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            kind, entry, value = line.rstrip("\n").split("\t")
+            if kind == "t":
+                res.gaz_tokens[entry] = tuple(value.split(","))
+            elif kind == "p":
+                res.gaz_phrases[entry] = value
+                words = entry.split(" ")
+                res.max_phrase = max(res.max_phrase, len(words))
+                for k in range(1, len(words) + 1):
+                    prefixes.add(" ".join(words[:k]))
+            else:
+                res.triggers[entry] = value
+    res.phrase_prefixes = frozenset(prefixes)

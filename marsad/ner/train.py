@@ -14,7 +14,7 @@ import random
 import re
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,55 +378,6 @@ def build_gazetteer(
     return tokens, phrases, triggers
 
 
-# ---------------------------------------------------------------- self-tagged corpus
-
-
-def corpus_tag_flags(
-    model_dir: Path, corpus: Path, min_count: int = 3, max_lines: int | None = None
-) -> dict[str, set[str]]:
-    """Tag the unlabelled corpus with a first-stage model; flag words by how often they were
-    inside each entity type (`dPERS1..3`). Evidence about a name is pooled over all of its
-    corpus occurrences, which one sentence alone cannot give."""
-    from marsad.ner.model import Tagger
-
-    tagger = Tagger(model_dir)
-    freq: Counter[str] = Counter()
-    typed: dict[str, Counter[str]] = defaultdict(Counter)
-    with open(corpus, encoding="utf-8") as handle:
-        batch: list[list[str]] = []
-        for k, line in enumerate(handle):
-            if max_lines is not None and k >= max_lines:
-                break
-            toks = line.split()
-            if toks:
-                batch.append(toks)
-            if len(batch) >= 2000:
-                _count_tags(tagger, batch, freq, typed)
-                batch = []
-        _count_tags(tagger, batch, freq, typed)
-    flags: dict[str, set[str]] = defaultdict(set)
-    for word, by_type in typed.items():
-        total = freq[word]
-        if total < min_count:
-            continue
-        for etype, c in by_type.items():
-            r = c / total
-            level = 3 if r >= 0.6 else 2 if r >= 0.3 else 1 if r >= 0.1 else 0
-            if level:
-                flags[word].add(f"d{etype}{level}")
-    return flags
-
-
-def _count_tags(
-    tagger: object, batch: list[list[str]], freq: Counter[str], typed: dict[str, Counter[str]]
-) -> None:
-    for toks, labels in zip(batch, tagger.tag(batch), strict=True):  # type: ignore[attr-defined]
-        for tok, lab in zip(toks, labels, strict=True):
-            freq[tok] += 1
-            if lab != "O":
-                typed[tok][lab[2:]] += 1
-
-
 # ---------------------------------------------------------------- CRF
 
 
@@ -492,7 +443,10 @@ def build(
     params: CrfParams | None = None,
     reuse: bool = False,
 ) -> str:
-    """Full rebuild into `out`; with `dev`, train on 90% and report dev scores instead."""
+    """Full rebuild into `out`; with `dev`, train on the first 90% and report dev scores.
+
+    `reuse` keeps the cluster and gazetteer files already in `out` and retrains the CRF only.
+    """
     random.seed(seed)
     out.mkdir(parents=True, exist_ok=True)
     work = work or Path(tempfile.gettempdir()) / "marsad-ner-work"
@@ -505,9 +459,8 @@ def build(
     if not (reuse and (out / GAZETTEER_FILE).exists()):
         log.info("compiling gazetteers")
         write_gazetteer(out / GAZETTEER_FILE, *build_gazetteer(shared))
-    feat = Featurizer(load_resources(out))
     sentences = read_conll(shared / TRAIN_FILE)
     train, dev_part = split_dev(sentences) if dev else (sentences, [])
     log.info("training CRF on %d sentences", len(train))
-    train_crf(train, feat, out / MODEL_FILE, params or CrfParams())
+    train_crf(train, Featurizer(load_resources(out)), out / MODEL_FILE, params or CrfParams())
     return evaluate_on(out, dev_part) if dev else "trained"
