@@ -48,6 +48,8 @@ class Tagger:
         forms = [[type_feats(t)[5] for t in toks] for toks in sentences]
         votes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         for form, labs in zip(forms, labels, strict=True):
+            if labs.count("O") == len(labs):
+                continue
             for s, e, t in spans(labs):
                 if e - s >= 2:
                     votes[(form[s][1], *(f[0] for f in form[s + 1 : e]))][t] += 1
@@ -57,17 +59,15 @@ class Tagger:
         firsts = {k[0] for k in known}
         lengths = sorted({len(k) for k in known}, reverse=True)
         for form, labs in zip(forms, labels, strict=True):
-            i = 0
-            while i < len(form):
-                step = 1
-                first = form[i][1]
-                if first in firsts and labs[i] == "O":
-                    for n in lengths:
-                        if i + n > len(form) or any(lab != "O" for lab in labs[i : i + n]):
-                            continue
-                        etype = known.get((first, *(f[0] for f in form[i + 1 : i + n])))
-                        if etype:
-                            labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
-                            step = n
-                            break
-                i += step
+            free = 0
+            for i, f in enumerate(form):
+                if i < free or f[1] not in firsts or labs[i] != "O":
+                    continue
+                for n in lengths:
+                    if i + n > len(form) or any(lab != "O" for lab in labs[i : i + n]):
+                        continue
+                    etype = known.get((f[1], *(g[0] for g in form[i + 1 : i + n])))
+                    if etype:
+                        labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
+                        free = i + n
+                        break
