@@ -100,8 +100,6 @@ class Resources:
 
 
 _CTX_OFFSETS = (-2, -1, 1, 2)
-# stem character 3-grams and finer clusters in the context window (see docs/ner.md)
-RICH = False
 
 
 class Featurizer:
@@ -129,8 +127,6 @@ class Featurizer:
         scl = res.clusters.get(stem) if stem != n else None
         if cl is None and scl is not None:
             cl, scl = scl, None
-        if RICH:
-            own += ["g3=" + stem[i : i + 3] for i in range(len(stem) - 2)]
         if cl is not None:
             own += [f"c{i}=" + c for i, c in enumerate(cl)]
         else:
@@ -147,16 +143,12 @@ class Featurizer:
         if stem != n:
             ctx_core.append("s=" + stem)
         if cl is not None:
-            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl if RICH else cl[:2])]
-        if RICH and scl is not None:
-            ctx_core.append("sc1=" + scl[1])
+            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl[:2])]
         if trig:
             ctx_core.append("t=" + trig)
         ctx_core += ["g=" + g for g in sorted(gaz) if not g.startswith("s")]
         near = ctx_core
         far = ["w=" + n] + ([f"c0={cl[0]}"] if cl is not None else [])
-        if RICH and cl is not None:
-            far.append("c1=" + cl[1])
         views = tuple(
             [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in _CTX_OFFSETS
         )
