@@ -6,14 +6,13 @@ file, the source and the key, instead of silently monitoring nothing.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from marsad.yamlfile import describe, load_mapping, read_text
 
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
 
@@ -71,36 +70,12 @@ class SourcesFile(BaseModel):
     sources: list[Source]
 
 
-def _describe(path: str, raw: Any, err: dict[str, Any]) -> str:
-    loc = list(err.get("loc", ()))
-    where = f"{path}"
-    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
-        idx = loc[1]
-        name = None
-        with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
-            name = raw["sources"][idx].get("name")
-        where += f": source #{idx + 1}" + (f" ({name!r})" if name else "")
-        loc = loc[2:]
-    else:
-        loc = loc if loc else []
-    key = ".".join(str(p) for p in loc)
-    msg = err.get("msg", "invalid")
-    if err.get("type") == "extra_forbidden":
-        msg = "unknown key"
-    return f"{where}: key {key!r}: {msg}" if key else f"{where}: {msg}"
-
-
 def parse_sources(text: str, path: str = "<sources>") -> list[Source]:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SourcesError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SourcesError(f"{path}: expected a mapping with a 'sources' list")
+    raw = load_mapping(text, path, "sources", SourcesError)
     try:
         parsed = SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        lines = [_describe(path, raw, e) for e in exc.errors()]
+        lines = [describe(path, raw, e, "sources", "source", "name") for e in exc.errors()]
         raise SourcesError("\n".join(lines)) from None
     seen: set[str] = set()
     for src in parsed.sources:
@@ -119,10 +94,4 @@ def parse_sources(text: str, path: str = "<sources>") -> list[Source]:
 
 def load_sources(path: str | Path) -> list[Source]:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourcesError(f"{p}: no such sources file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourcesError(f"{p}: cannot read: {exc}") from exc
-    return parse_sources(text, str(p))
+    return parse_sources(read_text(p, "sources", SourcesError), str(p))

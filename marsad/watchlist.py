@@ -7,18 +7,17 @@ entry and the key named, never link mentions to the wrong id in silence.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from marsad.tasks.normalise import normalise, tokenize
+from marsad.yamlfile import describe, load_mapping, read_text
 
 ID_RE = re.compile(r"^(Q[1-9][0-9]*|[a-z0-9]+(-[a-z0-9]+)*)$")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff\ufb50-\ufdff\ufe70-\ufefc]")
@@ -96,31 +95,13 @@ class Watchlist:
         return next((e for e in self.entries if e.id == entity_id), None)
 
 
-def _describe(path: str, raw: Any, err: dict[str, Any]) -> str:
-    loc = list(err.get("loc", ()))
-    where = path
-    if len(loc) >= 2 and loc[0] == "entities" and isinstance(loc[1], int):
-        ident = None
-        with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
-            ident = raw["entities"][loc[1]].get("id")
-        where += f": entity #{loc[1] + 1}" + (f" ({ident!r})" if ident else "")
-        loc = loc[2:]
-    key = ".".join(str(p) for p in loc)
-    msg = "unknown key" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid")
-    return f"{where}: key {key!r}: {msg}" if key else f"{where}: {msg}"
-
-
 def parse_watchlist(text: str, path: str = "<watchlist>") -> Watchlist:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise WatchlistError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise WatchlistError(f"{path}: expected a mapping with an 'entities' list")
+    raw = load_mapping(text, path, "entities", WatchlistError)
     try:
         parsed = WatchlistFile.model_validate(raw)
     except ValidationError as exc:
-        raise WatchlistError("\n".join(_describe(path, raw, e) for e in exc.errors())) from None
+        lines = [describe(path, raw, e, "entities", "entity", "id") for e in exc.errors()]
+        raise WatchlistError("\n".join(lines)) from None
     if not parsed.entities:
         raise WatchlistError(f"{path}: 'entities' is empty")
     keys: dict[Key, WatchEntry] = {}
@@ -157,10 +138,4 @@ def default_watchlist_path() -> str:
 def load_watchlist(path: str | None = None) -> Watchlist:
     """Read and validate a watchlist (the shipped one for None), once per process and path."""
     p = Path(path or default_watchlist_path())
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WatchlistError(f"{p}: no such watchlist file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WatchlistError(f"{p}: cannot read: {exc}") from exc
-    return parse_watchlist(text, str(p))
+    return parse_watchlist(read_text(p, "watchlist", WatchlistError), str(p))
