@@ -138,3 +138,11 @@ def test_read_conll_label_optional(tmp_path: Path) -> None:
 def _blocks(name: str) -> list[str]:
     text = (FIXTURES / name).read_text(encoding="utf-8")
     return [b for b in text.split("\n\n") if b.strip()]
+
+
+def test_repeat_pass_spreads_one_word_org_names_only() -> None:
+    tagger = load_tagger()
+    sents = [["قالت", "حماس", "إن", "سامي", "وصل"], ["وأكدت", "وحماس", "أن", "سامي", "غادر"]]
+    labels = [["O", "B-ORG", "O", "B-PERS", "O"], ["O", "O", "O", "O", "O"]]
+    tagger._tag_repeats(sents, labels)
+    assert labels[1] == ["O", "B-ORG", "O", "O", "O"]
