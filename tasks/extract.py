@@ -192,6 +192,7 @@ def _extract(html: str, url: str | None, precision: bool, metadata: bool) -> Doc
     doc = bare_extraction(
         html,
         url=url,
+        fast=precision,  # first pass skips trafilatura's own fallbacks: ours is the second pass
         favor_precision=precision,
         with_metadata=metadata,
         date_extraction_params=_DATE_PARAMS,
