@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
@@ -138,7 +138,8 @@ def run_batches(
         batch_failures = batch_failures + process_failed
         stored = store_task(tagged, batch_failures, seen, out, run_id, seq)
         summary.add("stored", stored)
-        summary.add("duplicates", {s: n for s, n in _dups(tagged, stored).items() if n})
+        # Counter subtraction keeps only sources with a positive difference
+        summary.add("duplicates", Counter(a.source for a in tagged) - Counter(stored))
         summary.add_failures(batch_failures)
         hits = summary.add_entities(tagged)
         if alert:
@@ -184,10 +185,3 @@ def finish_run(summary: RunSummary, out: str, rule: BurstRule | None) -> dict[st
         "run %s: stored %d, failed %d", run_id, summary.total("stored"), summary.total("failed")
     )
     return summary.as_dict()
-
-
-def _dups(tagged: list, stored: dict[str, int]) -> dict[str, int]:
-    per: dict[str, int] = {}
-    for a in tagged:
-        per[a.source] = per.get(a.source, 0) + 1
-    return {s: n - stored.get(s, 0) for s, n in per.items()}

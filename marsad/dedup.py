@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,9 +111,3 @@ class DupIndex:
         group = min(found) if found else article_id
         self.add(article_id, group, title, text)
         return group
-
-
-def group_all(items: Iterable[tuple[str, str | None, str | None]]) -> dict[str, str]:
-    """article_id -> group for (article_id, title, text) in arrival order."""
-    index = DupIndex()
-    return {aid: index.assign(aid, title, text) for aid, title, text in items}

@@ -72,6 +72,3 @@ class Settings(BaseModel):
         default=None,
         description="Watchlist YAML for entity linking; None = the shipped seeds/watchlist.yaml.",
     )
-
-
-DEFAULT_SETTINGS = Settings()

@@ -138,11 +138,6 @@ class WarcWriter:
         os.replace(self._tmp, self.path)
         return self.path
 
-    def abort(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-        self._tmp.unlink(missing_ok=True)
-
 
 def _headers(http_headers: StatusAndHeaders) -> dict[str, str]:
     headers: dict[str, str] = {}

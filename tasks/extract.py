@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit
 
 import py3langid
 from courlan import normalize_url
@@ -252,8 +253,6 @@ def canonicalise(url: str) -> str:
 
 
 def _same_site(a: str, b: str) -> bool:
-    from urllib.parse import urlsplit
-
     ha, hb = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
     return ha.removeprefix("www.") == hb.removeprefix("www.")
 
