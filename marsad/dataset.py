@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,10 @@ from marsad.schema import SCHEMA_VERSION, SCHEMAS
 DATASETS = ("articles", "mentions", "failures")
 LOCK_FILE = "_marsad.lock"
 STAGING = "_staging"
+# Swapped-out partitions wait here before deletion: a reader that listed the old directory
+# just before a swap can still open its files. Removed by the first writer after the grace.
+RETIRED = "_retired"
+RETIRE_GRACE_S = 30.0
 JOURNAL = "_journal"
 STAGED = ".staged"  # suffix of files in the staging area until their partition is swapped in
 PART_RE = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
@@ -211,8 +216,7 @@ def _apply(root: Path, entry: dict[str, object]) -> None:
         else:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staged, live)
-        shutil.rmtree(staged, ignore_errors=True)  # the old files, now unreachable
-        _fsync_dir(live.parent)
+        _fsync_dir(live.parent)  # `staged` now holds the old files: retired with the txn
     (live / marker).unlink(missing_ok=True)
     if live.is_dir() and not os.listdir(live):
         live.rmdir()
@@ -231,8 +235,30 @@ def recover(root: Path) -> int:
                 _apply(root, entry)
             j.unlink()
             done += 1
-    shutil.rmtree(root / STAGING, ignore_errors=True)
+    _sweep_staging(root)
     return done
+
+
+def _sweep_staging(root: Path) -> None:
+    """Drop uncommitted or replayed staging folders, and retired ones past their grace."""
+    staging = root / STAGING
+    if not staging.is_dir():
+        return
+    now = time.time_ns()
+    for child in staging.iterdir():
+        if child.name != RETIRED:
+            shutil.rmtree(child, ignore_errors=True)
+            continue
+        for old in child.iterdir():
+            born = int(old.name.split("-", 1)[0]) if old.name[0].isdigit() else 0
+            if now - born > RETIRE_GRACE_S * 1e9:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _retire(root: Path, txid: str) -> None:
+    retired = root / STAGING / RETIRED
+    retired.mkdir(parents=True, exist_ok=True)
+    os.rename(root / STAGING / txid, retired / f"{time.time_ns()}-{txid}")
 
 
 @contextmanager
@@ -313,7 +339,7 @@ class Transaction:
         for entry in self.entries:
             _apply(root, entry)
         journal.unlink()
-        shutil.rmtree(root / STAGING / self.txid, ignore_errors=True)
+        _retire(root, self.txid)
         self.entries = []
 
     def _commit_remote(self) -> None:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from storefactory import article, failure
 
 from marsad.compact import compact
-from marsad.dataset import JOURNAL, STAGING
+from marsad.dataset import JOURNAL, RETIRED, STAGING
 from marsad.writer import Writer
 
 N = 40  # distinct articles; every round draws from them, so runs overlap and re-process
@@ -54,11 +54,14 @@ def look(out: Path) -> dict[str, object]:
             ids += table.column("article_id").to_pylist()
         elif p.parts[-3] == "mentions":
             mentions += table.num_rows
-    debris = any((out / STAGING).glob("*")) or any((out / JOURNAL).glob("*"))
+    pending = [c for c in (out / STAGING).glob("*") if c.name != RETIRED]
+    debris = bool(pending) or any((out / JOURNAL).glob("*"))
     datasets = ("articles", "mentions", "failures")
     stray, staged = [], 0
     for p in out.rglob("*.parquet"):
         rel = p.relative_to(out).parts
+        if rel[:2] == (STAGING, RETIRED):
+            continue  # swapped-out partitions during their grace period
         if rel[0] == STAGING:
             staged += 1  # only between a partition's last rename and its swap
         elif rel[0] not in datasets or len(rel) != 3 or not rel[1].startswith("date="):
