@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import numpy as np
 from datasketch.minhash import MinHash
@@ -73,13 +75,14 @@ class DupIndex:
     _sigs: np.ndarray = field(default_factory=lambda: np.empty((64, NUM_PERM), np.uint64))
 
     def add(self, article_id: str, group: str, title: str | None, text: str | None) -> None:
-        if article_id in self.groups:
-            return
+        if article_id not in self.groups:
+            self._add(article_id, group, title, signature(text))
+
+    def _add(self, article_id: str, group: str, title: str | None, sig: MinHash | None) -> None:
         self.groups[article_id] = group
         key = title_key(title)
         if key is not None:
             self._titles.setdefault(key, group)
-        sig = signature(text)
         if sig is not None:
             n = len(self._owners)
             if n == len(self._sigs):
@@ -89,11 +92,13 @@ class DupIndex:
 
     def matches(self, title: str | None, text: str | None) -> set[str]:
         """Groups of indexed articles that the given one near-duplicates."""
+        return self._matches(title, signature(text))
+
+    def _matches(self, title: str | None, sig: MinHash | None) -> set[str]:
         found: set[str] = set()
         key = title_key(title)
         if key is not None and key in self._titles:
             found.add(self._titles[key])
-        sig = signature(text)
         if sig is not None and self._owners:
             n = len(self._owners)
             similar = (self._sigs[:n] == sig.hashvalues).mean(axis=1) >= self.threshold
@@ -107,7 +112,53 @@ class DupIndex:
         """
         if article_id in self.groups:
             return self.groups[article_id]
-        found = self.matches(title, text)
+        sig = signature(text)  # once: hashing the shingles is most of the cost
+        found = self._matches(title, sig)
         group = min(found) if found else article_id
-        self.add(article_id, group, title, text)
+        self._add(article_id, group, title, sig)
         return group
+
+
+@dataclass
+class DayDupIndex:
+    """One DupIndex per publication day; an article is compared with the days around its own.
+
+    Per day rather than one index over a batch's whole date range: one old article in a batch
+    (a 2019 page) must neither widen the range to years nor flush the recent days.
+    """
+
+    window: timedelta = timedelta(days=3)
+    max_days: int = 64  # days kept between batches; the least recently used go first
+    threshold: float = THRESHOLD
+    _days: OrderedDict[date, DupIndex] = field(default_factory=OrderedDict)
+
+    def around(self, day: date) -> list[date]:
+        return [day + timedelta(days=k) for k in range(-self.window.days, self.window.days + 1)]
+
+    def day(self, day: date) -> DupIndex:
+        index = self._days.get(day)
+        if index is None:
+            index = self._days[day] = DupIndex(self.threshold)
+        self._days.move_to_end(day)
+        return index
+
+    def assign(self, article_id: str, day: date, title: str | None, text: str | None) -> str:
+        """As DupIndex.assign, over the articles of the days within `window` of `day`."""
+        own = self.day(day)
+        if article_id in own.groups:
+            return own.groups[article_id]
+        sig = signature(text)
+        found: set[str] = set()
+        for d in self.around(day):
+            if d in self._days:
+                found |= self._days[d]._matches(title, sig)
+        group = min(found) if found else article_id
+        own._add(article_id, group, title, sig)
+        return group
+
+    def trim(self) -> set[date]:
+        """Drop the least recently used days beyond `max_days`; returns the dropped days."""
+        dropped = set()
+        while len(self._days) > self.max_days:
+            dropped.add(self._days.popitem(last=False)[0])
+        return dropped

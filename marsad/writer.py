@@ -31,7 +31,7 @@ from marsad.dataset import (
     resolve,
     writer_lock,
 )
-from marsad.dedup import DupIndex
+from marsad.dedup import DayDupIndex
 from marsad.record import Article, Failure
 from marsad.schema import SCHEMAS, SORT_KEYS
 
@@ -41,6 +41,11 @@ DUP_WINDOW = timedelta(days=3)  # copies are looked for this far around a batch
 
 def partition_of(day: date) -> str:
     return f"date={day.isoformat()}"
+
+
+def _day_of(key: str) -> date:
+    """The day of a "date=YYYY-MM-DD/name" file key."""
+    return date.fromisoformat(key[5:15])
 
 
 def _partition_date(art: Article) -> date:
@@ -61,7 +66,17 @@ def article_rows(articles: Iterable[Article]) -> list[dict]:
             "language": a.language,
             "text": a.text,
             "text_norm": a.text_norm,
-            "entities": [asdict(e) for e in a.entities],
+            "entities": [
+                {
+                    "text": e.text,
+                    "norm": e.norm,
+                    "label": e.label,
+                    "start": e.start,
+                    "end": e.end,
+                    "entity_id": e.entity_id,
+                }
+                for e in a.entities
+            ],  # not asdict(): its deep copy cost ~1 ms an article
             "run_id": a.run_id,
             "dup_group": a.dup_group,
         }
@@ -118,9 +133,8 @@ class Writer:
     def __init__(self, out: str | os.PathLike[str] | Location) -> None:
         self.loc: Location = resolve(out)
         self._files: dict[str, tuple[object, list[str]]] = {}  # "part/name" -> (stamp, ids)
-        self._dups = DupIndex()
+        self._dups = DayDupIndex(window=DUP_WINDOW)
         self._dup_indexed: set[tuple[str, object]] = set()
-        self._dup_from: date | None = None
 
     def _where(self) -> dict[str, str]:
         """article_id -> "part/name" of the file holding it; reads only new or changed files."""
@@ -137,21 +151,22 @@ class Writer:
         return {aid: key for key, (_, ids) in files.items() for aid in ids}
 
     def _index_dups(self, days: set[date]) -> None:
-        lo, hi = min(days) - DUP_WINDOW, max(days) + DUP_WINDOW
-        if self._dup_from is None or abs(lo - self._dup_from) > DUP_WINDOW:
-            # a long-lived worker moves on in time: start afresh so memory stays bounded
-            self._dups, self._dup_indexed, self._dup_from = DupIndex(), set(), lo
-        for key, (stamp, _) in sorted(self._files.items()):
-            day = date.fromisoformat(key[5:15])
-            if not lo <= day <= hi or (key, stamp) in self._dup_indexed:
+        """Index the stored articles of the days around `days` that are not indexed yet."""
+        wanted = {d for day in days for d in self._dups.around(day)}
+        for key, (stamp, ids) in sorted(self._files.items()):
+            day = _day_of(key)
+            if day not in wanted or (key, stamp) in self._dup_indexed:
+                continue
+            index = self._dups.day(day)
+            self._dup_indexed.add((key, stamp))
+            if all(aid in index.groups for aid in ids):  # e.g. the file this writer just wrote
                 continue
             path = self.loc.path("articles", key)
             present = pq.read_schema(path, filesystem=self.loc.fs).names
-            wanted = [c for c in ("article_id", "dup_group", "title", "text") if c in present]
-            for row in read_file(self.loc, path, wanted).to_pylist():
+            wanted_cols = [c for c in ("article_id", "dup_group", "title", "text") if c in present]
+            for row in read_file(self.loc, path, wanted_cols).to_pylist():
                 group = row.get("dup_group") or row["article_id"]
-                self._dups.add(row["article_id"], group, row["title"], row["text"])
-            self._dup_indexed.add((key, stamp))
+                index.add(row["article_id"], group, row["title"], row["text"])
 
     def store(
         self,
@@ -178,7 +193,11 @@ class Writer:
             if fresh:
                 self._index_dups({_partition_date(a) for a in fresh})
                 for art in fresh:
-                    art.dup_group = self._dups.assign(art.article_id, art.title, art.text)
+                    art.dup_group = self._dups.assign(
+                        art.article_id, _partition_date(art), art.title, art.text
+                    )
+                dropped = self._dups.trim()  # memory stays bounded in a long-lived worker
+                self._dup_indexed = {f for f in self._dup_indexed if _day_of(f[0]) not in dropped}
             paths = self._commit(fresh, failures, where if replace else {}, run_id, seq)
         return fresh, paths
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 from storefactory import article, body
 
-from marsad.dedup import DupIndex, fold, title_key
+from marsad.dedup import DayDupIndex, DupIndex, fold, title_key
 from marsad.writer import Writer
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "dup_groups.py"
@@ -36,6 +37,21 @@ def test_index_groups_copies_and_keeps_stories_apart() -> None:
     assert index.assign("f", "الهلال يتوج بلقب دوري أبطال آسيا", body(11)) == "f"
     assert index.assign("g", "الهلال يتوج بلقب دوري أبطال آسيا", body(12)) == "f"
     assert index.assign("b", "x", "y") == "a"  # re-processing never moves an article
+
+
+def test_day_index_compares_only_nearby_days_and_stays_bounded() -> None:
+    index = DayDupIndex(window=timedelta(days=3), max_days=10)
+    today = date(2026, 11, 29)
+    assert index.assign("a", today, "خبر أول", STORY) == "a"
+    assert index.assign("old", date(2019, 5, 1), "خبر قديم", body(5)) == "old"
+    # the old article neither flushed today's index nor stretched the window over the years
+    assert index.assign("b", today + timedelta(days=2), "عنوان النسخة", "(رويترز) " + STORY) == "a"
+    assert index.assign("c", today + timedelta(days=9), "عنوان ثالث", "(واس) " + STORY) == "c"
+    for k in range(20):
+        index.assign(f"x{k}", today + timedelta(days=30 + k), "خبر", body(20 + k))
+    dropped = index.trim()
+    assert len(dropped) == 14 and date(2019, 5, 1) in dropped and today in dropped
+    assert index.assign("d", today, "x", "(أ ف ب) " + STORY) == "d"  # today was forgotten
 
 
 def test_store_assigns_groups_across_sources_and_runs(tmp_path: Path) -> None:
