@@ -9,7 +9,7 @@ import pytest
 from marsad.ner import load_tagger
 from marsad.ner.cli import main
 from marsad.ner.conll import read_conll, score, spans
-from marsad.ner.features import normalise, strip_clitics
+from marsad.ner.features import Featurizer, normalise, strip_clitics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ner"
 
@@ -146,3 +146,24 @@ def test_repeat_pass_spreads_one_word_org_names_only() -> None:
     labels = [["O", "B-ORG", "O", "B-PERS", "O"], ["O", "O", "O", "O", "O"]]
     tagger._tag_repeats(sents, labels)
     assert labels[1] == ["O", "B-ORG", "O", "O", "O"]
+
+
+def test_pruned_features_give_the_crfs_own_scores() -> None:
+    """Dropping zero-weight attributes must not change a single marginal."""
+    tagger = load_tagger()
+    assert tagger.featurizer.keep  # the bundled model prunes
+    full = Featurizer(tagger.featurizer.res)
+    crf = tagger._crf
+    sentences = [
+        ["وصل", "الرئيس", "الفرنسي", "إلى", "بغداد", "أمس", "."],
+        ["أعلنت", "وزارة", "الدفاع", "الأمريكية", "أن", "قوات", "حلف", "شمال", "الأطلسي"],
+        ["قال", "المتحدث", "باسم", "الأمم", "المتحدة", "ستيفان", "دوجاريك", "للصحفيين"],
+    ]
+    for tokens in sentences:
+        pruned, everything = tagger.featurizer.sentence(tokens), full.sentence(tokens)
+        assert sum(map(len, pruned)) < sum(map(len, everything))
+        crf.set(everything)
+        want = [crf.marginal(lab, i) for i in range(len(tokens)) for lab in crf.labels()]
+        crf.set(pruned)
+        got = [crf.marginal(lab, i) for i in range(len(tokens)) for lab in crf.labels()]
+        assert got == pytest.approx(want, abs=1e-9)

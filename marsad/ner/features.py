@@ -105,8 +105,13 @@ _CTX_OFFSETS = (-2, -1, 1, 2)
 class Featurizer:
     """Turns tokenised sentences into crfsuite feature lists."""
 
-    def __init__(self, res: Resources, cache_size: int = 300_000) -> None:
+    def __init__(
+        self, res: Resources, cache_size: int = 300_000, keep: frozenset[str] | None = None
+    ) -> None:
+        """`keep`: the attributes a trained model weighs; others are dropped once per word type
+        (same tags, about half the strings for crfsuite to look up)."""
         self.res = res
+        self.keep = keep
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._cache_size = cache_size
 
@@ -152,6 +157,10 @@ class Featurizer:
         views = tuple(
             [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in _CTX_OFFSETS
         )
+        if self.keep is not None:
+            keep = self.keep
+            own = [f for f in own if f in keep]
+            views = tuple([f for f in view if f in keep] for view in views)
         return (own, *views, [n, stem])
 
     def type_feats(self, token: str) -> tuple[list[str], ...]:
