@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from marsad.record import Entity
-from marsad.tasks.normalise import WORD_MARKS, normalise, tokenize
+from marsad.tasks.normalise import WORD_MARKS, normalise, token_spans, token_words
 from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
 
 _END = ""  # trie key marking "an alias ends here" (never a token)
@@ -69,14 +69,18 @@ class Linker:
 
     def find(self, text: str) -> list[Match]:
         norm = normalise(text, "aggressive")
-        toks = tokenize(norm.text)
-        words = [t.text for t in toks]
+        words = token_words(norm.text)
+        spans: list[tuple[int, int]] | None = None  # offsets, once a match needs them
+        trie = self._trie
         out: list[Match] = []
         i = 0
-        while i < len(toks):
+        while i < len(words):
+            if words[i] not in trie and words[i][:1] not in _PROCLITIC_LETTERS:
+                i += 1  # the common case, without a call
+                continue
             best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)
             for stripped, core in clitic_variants(words[i]):
-                if core not in self._trie:  # the common case, without a call
+                if core not in trie:
                     continue
                 found = self._longest(core, words, i + 1)
                 if found and (best is None or found[0] > best[0]):
@@ -85,10 +89,11 @@ class Linker:
                 i += 1
                 continue
             end_tok, stripped, entry = best
-            start, end = norm.span_to_original(toks[i].start + stripped, toks[end_tok - 1].end)
+            spans = spans if spans is not None else token_spans(norm.text)
+            start, end = norm.span_to_original(spans[i][0] + stripped, spans[end_tok - 1][1])
             while end < len(text) and _MARK.match(text[end]):  # keep trailing diacritics
                 end += 1
-            out.append(Match(start, end, norm.to_original(toks[i].start), entry))
+            out.append(Match(start, end, norm.to_original(spans[i][0]), entry))
             i = end_tok
         return out
 

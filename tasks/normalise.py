@@ -245,15 +245,28 @@ def tokenize(text: str) -> list[Token]:
 _SENT_END = {".", "!", "?", "؟", "\n", "…"}
 
 
+def token_words(text: str) -> list[str]:
+    """The texts of `tokenize(text)`, without offsets: several times cheaper."""
+    return _TOKEN_RE.findall(text)
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of `tokenize(text)`."""
+    return [m.span() for m in _TOKEN_RE.finditer(text)]
+
+
 def sentences(tokens: list[Token], text: str, max_len: int = 120) -> list[list[Token]]:
     """Group tokens into sentences on end punctuation or newlines; bounded length for the tagger."""
     out: list[list[Token]] = []
     cur: list[Token] = []
+    newline = text.find("\n")  # the next newline at or after the current token's end
+    last = len(tokens) - 1
     for i, tok in enumerate(tokens):
         cur.append(tok)
-        nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(text)
-        newline = "\n" in text[tok.end : nxt]
-        if tok.text in _SENT_END or newline or len(cur) >= max_len:
+        if 0 <= newline < tok.end:
+            newline = text.find("\n", tok.end)
+        nxt = tokens[i + 1].start if i < last else len(text)
+        if tok.text in _SENT_END or 0 <= newline < nxt or len(cur) >= max_len:
             out.append(cur)
             cur = []
     if cur:
