@@ -142,6 +142,17 @@ def clean_text(text: str) -> str:
     )
 
 
+_BYLINE_RE = re.compile(
+    r"^\s*(?:بقلم|كتب|كتبت|كتبه|بواسطة|إعداد|اعداد|تحرير|تقرير|by)\b\s*[:：-]?\s*", re.I
+)
+
+
+def clean_author(author: str | None) -> str | None:
+    """The name without an Arabic or English byline word (بقلم، كتب، By) in front."""
+    name = _BYLINE_RE.sub("", author or "").strip()
+    return name or None
+
+
 def parse_date(value: str | None) -> datetime | None:
     """trafilatura gives ISO dates; keep a time when there is one, always in UTC."""
     if not value:
@@ -270,7 +281,7 @@ def extract_html(html: str, url: str | None = None, feed_date: datetime | None =
     return Extracted(
         url=meta.url,
         title=title,
-        author=meta.author or None,
+        author=clean_author(meta.author),
         published_at=published,
         language=detect_language(text),
         text=text,

@@ -255,3 +255,46 @@ def test_no_guess_is_made_when_the_feed_has_a_date() -> None:
     assert ex.published_at is None and ex.date_source is None
     assert apply_extraction(_article_record(url, feed_date), ex).published_at == feed_date
     assert extract_html(html, url).date_source == "guess"  # without a feed date it guesses
+
+
+_META_PAGE = """<html lang="ar"><head><title>عنوان الصفحة | موقع</title>
+<link rel="canonical" href="/news/2024/03/05/story"/>
+<meta property="og:url" content="https://example.org/news/2024/03/05/story"/>
+<meta property="og:title" content="عنوان الخبر"/>
+<script type="application/ld+json">{"@type": "NewsArticle", "headline": "عنوان الخبر",
+ "datePublished": "2024-03-05T10:20:00+03:00"}</script></head>
+<body><article><p class="byline">بقلم: سارة المنصوري</p><h1>عنوان الخبر</h1>
+<p>فقرة أولى من نص الخبر تكفي لاستخراج النص الرئيسي من الصفحة.</p></article></body></html>"""
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted(DEMO.glob("*.html"))] + ["meta"])
+def test_page_metadata_matches_trafilaturas(name: str) -> None:
+    """Our lean copy of extract_metadata must keep giving trafilatura's title/author/url/date."""
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from marsad.tasks.extract import _DATE_PARAMS, page_metadata
+
+    if name == "meta":
+        html = _META_PAGE
+    else:
+        raw = (DEMO / name).read_bytes()
+        html = decode(raw.decode("utf-8").encode("cp1256") if ".cp1256." in name else raw)
+    url = f"https://example.org/{name}"
+    want = extract_metadata(html, url, dict(_DATE_PARAMS))
+    got = page_metadata(load_html(html), url)
+    fields = ("title", "author", "url", "date")
+    assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
+    assert got.title
+
+
+def test_byline_words_leave_the_author() -> None:
+    from marsad.tasks.extract import clean_author
+
+    assert clean_author("بقلم سارة المنصوري") == "سارة المنصوري"
+    assert clean_author("كتب: أحمد علي") == "أحمد علي"
+    assert clean_author("By Jane Doe") == "Jane Doe"
+    assert clean_author("كتبي الصغير") == "كتبي الصغير"  # a name that starts like a byline word
+    assert clean_author("بقلم") is None and clean_author(None) is None
+    html = _META_PAGE.replace("<p>فقرة", "<p>" + "فقرة طويلة من النص. " * 10 + "</p><p>فقرة")
+    assert extract_html(html, "https://example.org/x").author == "سارة المنصوري"
