@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -239,6 +240,12 @@ def main(argv: list[str] | None = None) -> None:
         "--rss", default="1000,10000", help="N values for the peak-RSS runs ('' = skip)"
     )
     ap.add_argument("--modes", default="bare,plain,prefect,pool", help="comma-separated subset")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat bare/plain/prefect this many times, interleaved; medians are reported",
+    )
     args = ap.parse_args(argv)
     args.data_root = str(data_root(args.data))
     args.limit = args.limit or None
@@ -255,16 +262,29 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, Timing] = {}
     per_core: list[float] = []
     mine: list[float] = []
+    runs: dict[str, list[Timing]] = {}
+    stage_runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        if "bare" in modes:
-            rows["bare"] = bare(n)
-        if "plain" in modes:
-            STAGE_CPU.clear()
-            rows["plain"] = plain(n, args.batch, tmp + "/p")
-            stage_cpu = dict(STAGE_CPU)
-        if "prefect" in modes:
-            rows["prefect"], outer = prefect_flow(n, args.batch, tmp + "/f")
-            rows["prefect+startup"] = (outer, float("nan"))
+        for r in range(args.rounds):
+            if "bare" in modes:
+                runs.setdefault("bare", []).append(bare(n))
+            if "plain" in modes:
+                STAGE_CPU.clear()
+                runs.setdefault("plain", []).append(plain(n, args.batch, f"{tmp}/p{r}"))
+                stage_runs.append(dict(STAGE_CPU))
+            if "prefect" in modes:
+                inner, outer = prefect_flow(n, args.batch, f"{tmp}/f{r}")
+                runs.setdefault("prefect", []).append(inner)
+                runs.setdefault("prefect+startup", []).append((outer, float("nan")))
+        rows = {k: (median(t[0] for t in v), median(t[1] for t in v)) for k, v in runs.items()}
+        stage_cpu = (
+            {k: median(r[k] for r in stage_runs) for k in stage_runs[0]} if stage_runs else {}
+        )
+        if args.rounds > 1:
+            for k, v in runs.items():
+                print(
+                    f"{k}: articles/s per round (wall): " + ", ".join(f"{n / w:.1f}" for w, _ in v)
+                )
         if "pool" in modes:
             secs, done, per_core, mine = pool(
                 n, args.batch, tmp + "/q", args.workers, args.data_root, args.limit
@@ -290,9 +310,13 @@ def main(argv: list[str] | None = None) -> None:
         c = rows["bare"][1] / rows["plain"][1]
         print(f"\nratio plain / bare extraction: {w:.2f} wall, {c:.2f} CPU (goal >= 0.8)")
     if "plain" in rows and "prefect" in rows:
-        w = rows["prefect"][0] / rows["plain"][0] - 1
-        c = rows["prefect"][1] / rows["plain"][1] - 1
-        print(f"Prefect overhead: {w * 100:.1f}% wall, {c * 100:.1f}% CPU (goal <= 10%)")
+        pairs = list(zip(runs["plain"], runs["prefect"], strict=True))
+        w = median(f[0] / p[0] - 1 for p, f in pairs)
+        c = median(f[1] / p[1] - 1 for p, f in pairs)
+        print(
+            f"Prefect overhead (median of {len(pairs)} paired rounds): "
+            f"{w * 100:.1f}% wall, {c * 100:.1f}% CPU (goal <= 10%)"
+        )
     if "pool" in rows:
         print("pool workers' CPU time / wall time: ", end="")
         print(", ".join(f"{c:.0f}%" for c in mine))
