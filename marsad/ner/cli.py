@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, default=DATA_DIR, help="where the model files go")
     tr.add_argument("--dev", action="store_true", help="hold out last 10%% of train, report dev")
     tr.add_argument("--reuse", action="store_true", help="keep existing cluster/gazetteer files")
+    tr.add_argument("--no-neural", action="store_true", help="CRF only: no neural tagger (torch)")
     ev = sub.add_parser("evaluate", help="tag a CoNLL file and score it against its labels")
     ev.add_argument("file", type=Path)
     tg = sub.add_parser("tag", help="print token<TAB>label for a CoNLL file")
@@ -104,7 +105,16 @@ def main(argv: list[str]) -> int:
         from marsad.ner.train import build
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-        print(build(args.data_dir, args.out, args.seed, dev=args.dev, reuse=args.reuse))
+        print(
+            build(
+                args.data_dir,
+                args.out,
+                args.seed,
+                dev=args.dev,
+                reuse=args.reuse,
+                neural=not args.no_neural,
+            )
+        )
         return 0
     if args.command == "evaluate":
         return _evaluate(args.file, args.model_dir)

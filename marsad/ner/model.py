@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pycrfsuite
 
 from marsad.ner.conll import spans
+from marsad.ner.decode import LABELS, viterbi_batch
 from marsad.ner.features import Featurizer
 from marsad.ner.resources import DATA_DIR, MODEL_FILE, load_resources
+
+if TYPE_CHECKING:
+    from marsad.ner.neural import NeuralRunner
+
+NEURAL_FILE = "ner-neural.pt"
 
 # Types whose one-word names are also repeated. One-word ORG names (حماس، الناتو) recur in an
 # article with little context; one-word PERS/LOC/MISC repeats cost more precision than they
@@ -26,7 +34,10 @@ def weighted_attributes(crf: pycrfsuite.Tagger) -> frozenset[str]:
 class Tagger:
     """BIO tagger over PERS, LOC, ORG and MISC for pre-tokenised Arabic sentences."""
 
-    def __init__(self, data_dir: Path = DATA_DIR, repeat_pass: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path = DATA_DIR, repeat_pass: bool = True, neural: bool | None = None
+    ) -> None:
+        """`neural`: mix in the neural tagger (torch); None = when its file is in `data_dir`."""
         path = data_dir / MODEL_FILE
         if not path.exists():
             raise FileNotFoundError(f"no NER model at {path}: run `marsad ner train`")
@@ -34,6 +45,15 @@ class Tagger:
         self._crf.open(str(path))
         self.featurizer = Featurizer(load_resources(data_dir), keep=weighted_attributes(self._crf))
         self.repeat_pass = repeat_pass
+        npath = data_dir / NEURAL_FILE
+        if neural and not npath.exists():
+            raise FileNotFoundError(f"no neural NER model at {npath}: run `marsad ner train`")
+        self.neural: NeuralRunner | None = None
+        if neural or (neural is None and npath.exists()):
+            from marsad.ner.neural import NeuralRunner
+
+            self.neural = NeuralRunner(npath, self.featurizer)
+        self._columns = [LABELS.index(lab) for lab in self._crf.labels()]
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """One label list per sentence, aligned with its tokens.
@@ -44,10 +64,29 @@ class Tagger:
         """
         crf = self._crf
         feats = self.featurizer.sentence
-        labels = [crf.tag(feats(s)) if s else [] for s in sentences]
+        if self.neural is None:
+            labels = [crf.tag(feats(s)) if s else [] for s in sentences]
+        else:
+            a = self.neural.mix
+            nn_probs = self.neural.probs(sentences)
+            labels = viterbi_batch(
+                [
+                    a * self.crf_marginals(s) + (1 - a) * p
+                    for s, p in zip(sentences, nn_probs, strict=True)
+                ]
+            )
         if self.repeat_pass and len(sentences) > 1:
             self._tag_repeats(sentences, labels)
         return labels
+
+    def crf_marginals(self, tokens: Sequence[str]) -> np.ndarray:
+        """CRF marginal probability of each label (columns in `decode.LABELS` order) per token."""
+        crf = self._crf
+        crf.set(self.featurizer.sentence(tokens))
+        out = np.zeros((len(tokens), len(LABELS)))
+        for label, col in zip(crf.labels(), self._columns, strict=True):
+            out[:, col] = [crf.marginal(label, i) for i in range(len(tokens))]
+        return out
 
     def _tag_repeats(self, sentences: Sequence[Sequence[str]], labels: list[list[str]]) -> None:
         """Label untagged repeats of multi-word (or one-word ORG) names tagged elsewhere in a batch.

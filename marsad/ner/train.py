@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from marsad.ner.conll import read_conll, score
 from marsad.ner.features import Featurizer, normalise
@@ -30,6 +31,9 @@ from marsad.ner.resources import (
     write_clusters,
     write_gazetteer,
 )
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +240,31 @@ def prepare_corpus(shared: Path, out: Path) -> Path:
     return out
 
 
+def train_word2vec(corpus: Path, seed: int, path: Path) -> KeyedVectors:
+    """Skip-gram vectors of the normalised corpus (one worker: deterministic), cached at `path`.
+
+    The clusters and the neural tagger's word table both come from this model.
+    """
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+
+    if path.exists():
+        return Word2Vec.load(str(path)).wv
+    model = Word2Vec(
+        LineSentence(str(corpus)),
+        vector_size=100,
+        window=5,
+        min_count=5,
+        sg=1,
+        negative=5,
+        epochs=5,
+        workers=1,
+        seed=seed,
+    )
+    model.save(str(path))
+    return model.wv
+
+
 def train_clusters(corpus: Path, seed: int, work: Path) -> dict[str, tuple[str, ...]]:
     """word2vec skip-gram on the corpus, then nested k-means ids (coarse to fine) per word.
 
@@ -243,28 +272,11 @@ def train_clusters(corpus: Path, seed: int, work: Path) -> dict[str, tuple[str, 
     centroids, so ids nest like Brown-cluster prefixes.
     """
     import numpy as np
-    from gensim.models import Word2Vec
-    from gensim.models.word2vec import LineSentence
     from sklearn.cluster import KMeans
 
-    vec_path = work / f"w2v-{seed}.model"
-    if vec_path.exists():
-        model = Word2Vec.load(str(vec_path))
-    else:
-        model = Word2Vec(
-            LineSentence(str(corpus)),
-            vector_size=100,
-            window=5,
-            min_count=5,
-            sg=1,
-            negative=5,
-            epochs=5,
-            workers=1,
-            seed=seed,
-        )
-        model.save(str(vec_path))
-    words = list(model.wv.index_to_key)
-    vecs = model.wv.vectors / np.linalg.norm(model.wv.vectors, axis=1, keepdims=True)
+    wv = train_word2vec(corpus, seed, work / f"w2v-{seed}.model")
+    words = list(wv.index_to_key)
+    vecs = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True)
     fine_k = CLUSTER_SIZES[-1]
     km = KMeans(n_clusters=fine_k, n_init=1, max_iter=60, random_state=seed).fit(vecs)
     levels = [km.labels_]
@@ -442,10 +454,13 @@ def build(
     work: Path | None = None,
     params: CrfParams | None = None,
     reuse: bool = False,
+    neural: bool = True,
 ) -> str:
     """Full rebuild into `out`; with `dev`, train on the first 90% and report dev scores.
 
-    `reuse` keeps the cluster and gazetteer files already in `out` and retrains the CRF only.
+    `reuse` keeps the cluster and gazetteer files already in `out` and retrains the models only.
+    `neural` also trains the neural tagger of the ensemble (torch); without it any neural file
+    in `out` is removed, so `out` holds a CRF-only model.
     """
     random.seed(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -463,4 +478,12 @@ def build(
     train, dev_part = split_dev(sentences) if dev else (sentences, [])
     log.info("training CRF on %d sentences", len(train))
     train_crf(train, Featurizer(load_resources(out)), out / MODEL_FILE, params or CrfParams())
+    from marsad.ner.model import NEURAL_FILE
+
+    (out / NEURAL_FILE).unlink(missing_ok=True)
+    if neural:
+        from marsad.ner.train_neural import build_neural
+
+        log.info("training the neural tagger")
+        log.info(build_neural(shared, out, seed, dev=dev, work=work))
     return evaluate_on(out, dev_part) if dev else "trained"

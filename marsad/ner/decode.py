@@ -1,0 +1,76 @@
+"""BIO-constrained Viterbi over per-token label probabilities (numpy only, no torch).
+
+Used to decode a mixture of CRF marginals and neural-tagger probabilities: the mixture has no
+transition scores of its own, so the constraint is what keeps the output well-formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+LABELS: tuple[str, ...] = (
+    "O",
+    "B-LOC",
+    "I-LOC",
+    "B-MISC",
+    "I-MISC",
+    "B-ORG",
+    "I-ORG",
+    "B-PERS",
+    "I-PERS",
+)
+LABEL_INDEX = {lab: i for i, lab in enumerate(LABELS)}
+
+
+def allowed(prev: str | None, cur: str) -> bool:
+    """I-X may only follow B-X or I-X (never O, another type, or the sentence start)."""
+    if not cur.startswith("I-"):
+        return True
+    return prev is not None and prev != "O" and prev[2:] == cur[2:]
+
+
+_TRANS = np.array([[0.0 if allowed(p, c) else -np.inf for c in LABELS] for p in LABELS])
+_START = np.array([0.0 if allowed(None, c) else -np.inf for c in LABELS])
+
+
+def viterbi(probs: np.ndarray) -> list[str]:
+    """Most probable valid BIO sequence under independent per-token `probs` (n x 9, `LABELS`)."""
+    return viterbi_batch([probs])[0]
+
+
+def viterbi_batch(probs: Sequence[np.ndarray]) -> list[list[str]]:
+    """`viterbi` for many sentences at once: one numpy step per position of the longest."""
+    lengths = [len(p) for p in probs]
+    width = max(lengths, default=0)
+    if width == 0:
+        return [[] for _ in probs]
+    k = len(LABELS)
+    logp = np.zeros((len(probs), width, k))
+    with np.errstate(divide="ignore"):
+        for b, p in enumerate(probs):
+            logp[b, : len(p)] = np.log(np.asarray(p, dtype=np.float64))
+    score = _START + logp[:, 0]
+    back = np.zeros((len(probs), width, k), dtype=np.intp)
+    ended = np.zeros((len(probs), k))
+    length = np.array(lengths)
+    for t in range(1, width):
+        cand = score[:, :, None] + _TRANS  # batch x prev x cur
+        back[:, t] = cand.argmax(axis=1)
+        step = np.take_along_axis(cand, back[:, t][:, None, :], axis=1)[:, 0] + logp[:, t]
+        done = length == t
+        ended[done] = score[done]
+        score = np.where((length > t)[:, None], step, score)
+    last = length == width
+    ended[last] = score[last]
+    out: list[list[str]] = []
+    for b, n in enumerate(lengths):
+        if n == 0:
+            out.append([])
+            continue
+        best = [int(ended[b].argmax())]
+        for t in range(n - 1, 0, -1):
+            best.append(int(back[b, t, best[-1]]))
+        out.append([LABELS[i] for i in reversed(best)])
+    return out

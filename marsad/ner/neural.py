@@ -1,0 +1,256 @@
+"""A character-aware BiLSTM tagger (torch, CPU) whose label probabilities are mixed with the CRF's.
+
+Per token: a frozen word2vec vector (trained on SaudiNewsNet) of the word and of its
+clitic-stripped stem, a char-CNN over the normalised word, and small embeddings of the CRF's
+own discrete evidence (word clusters, gazetteer flags, trigger class, shape, gazetteer phrase
+tag). Everything but the phrase tag depends on the word type alone, so at run time the token
+vector is computed once per type and cached; only the BiLSTM runs per sentence.
+
+torch is imported by this module: import it only when the neural part is wanted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from marsad.ner.decode import LABELS
+from marsad.ner.features import Featurizer, normalise, shape, strip_clitics
+
+NEURAL_FILE = "ner-neural.pt"
+MAX_CHARS = 20
+SHAPES = ("ar", "arnum", "lat", "latlow", "num", "punct")
+TRIGGER_KINDS = ("title", "orghead", "lochead")
+PHRASES = ("B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS")
+CLUSTER_SIZES = (64, 256, 1024)
+
+
+@dataclass
+class NeuralConfig:
+    """Architecture and training knobs; chosen on the dev split (docs/ner.md)."""
+
+    char_dim: int = 32
+    char_filters: int = 64
+    cluster_dims: tuple[int, int, int] = (8, 16, 16)
+    extra_dim: int = 16
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.5
+    word_dropout: float = 0.05
+    lr: float = 1e-3
+    batch: int = 16
+    epochs: int = 16  # the best dev epoch; full training runs exactly this many
+    patience: int = 8  # dev mode: stop after this many epochs without a better dev F1
+    top_words: int = 50_000
+    ema: float = 0.998  # weight averaging: evaluate and ship the moving average
+
+
+@dataclass
+class Vocab:
+    """String-to-id tables; id 0 is padding, 1 unknown."""
+
+    words: list[str]
+    chars: list[str]
+    gaz_flags: list[str]
+
+    def __post_init__(self) -> None:
+        self.word_id = {w: i for i, w in enumerate(self.words)}
+        self.char_id = {c: i for i, c in enumerate(self.chars)}
+        self.gaz_id = {g: i for i, g in enumerate(self.gaz_flags)}
+
+
+class TypeFeatures:
+    """Integer features of one word type, from the same resources the CRF reads."""
+
+    def __init__(self, featurizer: Featurizer, vocab: Vocab) -> None:
+        self.res = featurizer.res
+        self.featurizer = featurizer
+        self.vocab = vocab
+
+    def __call__(self, token: str) -> tuple[int, int, list[int], list[int], list[int], int, int]:
+        """(word, stem, chars, clusters, gazetteer flag ids, trigger, shape)."""
+        res, vocab = self.res, self.vocab
+        n = normalise(token)
+        _, stem = strip_clitics(n, res.rank)
+        wid = vocab.word_id.get(n, 1)
+        sid = vocab.word_id.get(stem, 1)
+        chars = [vocab.char_id.get(c, 1) for c in n[:MAX_CHARS]] or [1]
+        cl = res.clusters.get(n) or res.clusters.get(stem)
+        clusters = [int(c) + 1 for c in cl] if cl else [0, 0, 0]
+        flags = set(res.gaz_tokens.get(n, ()))
+        flags.update("s" + g for g in res.gaz_tokens.get(stem, ()) if stem != n)
+        gaz = [vocab.gaz_id[g] for g in sorted(flags) if g in vocab.gaz_id]
+        trig = res.triggers.get(n) or res.triggers.get(stem)
+        tid = TRIGGER_KINDS.index(trig) + 1 if trig in TRIGGER_KINDS else 0
+        return wid, sid, chars, clusters, gaz, tid, SHAPES.index(shape(token)) + 1
+
+    def phrases(self, tokens: Sequence[str]) -> list[int]:
+        """Gazetteer phrase tag per token (0 = none), as the CRF's `ph=` feature sees it."""
+        forms = [self.featurizer.type_feats(t)[5] for t in tokens]  # cached [word, stem]
+        tags = self.featurizer.phrase_tags([f[0] for f in forms], [f[1] for f in forms])
+        return [PHRASES.index(t) + 1 if t in PHRASES else 0 for t in tags]
+
+
+class NeuralTagger(nn.Module):
+    """Type encoder (embeddings + char-CNN) -> BiLSTM -> per-token label logits."""
+
+    def __init__(self, cfg: NeuralConfig, vocab: Vocab, vectors: torch.Tensor) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.words = nn.Embedding.from_pretrained(vectors, freeze=True, padding_idx=0)
+        self.chars = nn.Embedding(len(vocab.chars), cfg.char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(cfg.char_dim, cfg.char_filters, kernel_size=3, padding=1)
+        self.clusters = nn.ModuleList(
+            nn.Embedding(k + 1, d, padding_idx=0)
+            for k, d in zip(CLUSTER_SIZES, cfg.cluster_dims, strict=True)
+        )
+        self.gaz = nn.EmbeddingBag(len(vocab.gaz_flags) + 1, cfg.extra_dim, mode="sum")
+        self.trig = nn.Embedding(len(TRIGGER_KINDS) + 1, 8)
+        self.shape = nn.Embedding(len(SHAPES) + 1, 4)
+        self.phrase = nn.Embedding(len(PHRASES) + 1, 8)
+        dim = 2 * vectors.shape[1] + cfg.char_filters + sum(cfg.cluster_dims)
+        self.type_dim = dim + cfg.extra_dim + 8 + 4
+        self.drop = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(
+            self.type_dim + 8,
+            cfg.hidden,
+            num_layers=cfg.layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        )
+        self.out = nn.Linear(2 * cfg.hidden, len(LABELS))
+
+    def encode_types(self, feats: Sequence[tuple]) -> torch.Tensor:
+        """One vector per word type (rows follow `feats`)."""
+        words = torch.tensor([f[0] for f in feats])
+        stems = torch.tensor([f[1] for f in feats])
+        width = max(len(f[2]) for f in feats)
+        chars = torch.tensor([f[2] + [0] * (width - len(f[2])) for f in feats])
+        conv = self.conv(self.chars(chars).transpose(1, 2))
+        conv = conv.masked_fill((chars == 0).unsqueeze(1), -1e4).max(dim=2).values
+        clusters = torch.tensor([f[3] for f in feats])
+        gaz_ids = [g for f in feats for g in f[4]]
+        offsets = np.cumsum([0] + [len(f[4]) for f in feats[:-1]]).tolist()
+        gaz = self.gaz(torch.tensor(gaz_ids, dtype=torch.long), torch.tensor(offsets))
+        return torch.cat(
+            [
+                self.words(words).float(),
+                self.words(stems).float(),
+                torch.relu(conv),
+                *(emb(clusters[:, i]) for i, emb in enumerate(self.clusters)),
+                gaz,
+                self.trig(torch.tensor([f[5] for f in feats])),
+                self.shape(torch.tensor([f[6] for f in feats])),
+            ],
+            dim=1,
+        )
+
+    def forward(
+        self,
+        type_vecs: torch.Tensor,
+        index: torch.Tensor,
+        phrases: torch.Tensor,
+        lengths: list[int],
+    ) -> torch.Tensor:
+        """Logits [batch, time, labels]; `index` maps each padded position to a type row."""
+        x = torch.cat([type_vecs[index], self.phrase(phrases)], dim=2)
+        x = self.drop(x)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        h, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(h, batch_first=True, total_length=index.shape[1])
+        return self.out(self.drop(h))
+
+
+def batch_tensors(
+    sentences: Sequence[Sequence[str]], types: dict[str, int], phrases: Sequence[Sequence[int]]
+) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """Padded type-index and phrase tensors for sentences whose tokens are all in `types`."""
+    lengths = [len(s) for s in sentences]
+    width = max(lengths)
+    index = torch.zeros(len(sentences), width, dtype=torch.long)
+    phr = torch.zeros(len(sentences), width, dtype=torch.long)
+    for b, (sent, ph) in enumerate(zip(sentences, phrases, strict=True)):
+        index[b, : len(sent)] = torch.tensor([types[t] for t in sent])
+        phr[b, : len(sent)] = torch.tensor(ph)
+    return index, phr, lengths
+
+
+def save(path: Path, model: NeuralTagger, vocab: Vocab, mix: float) -> None:
+    """State dict with the frozen word table in float16 (half the size), vocab, config and the
+    CRF weight `mix` of the ensemble (chosen on dev)."""
+    state = {k: v for k, v in model.state_dict().items()}
+    state["words.weight"] = state["words.weight"].half()
+    torch.save(
+        {
+            "config": asdict(model.cfg),
+            "mix": mix,
+            "words": vocab.words,
+            "chars": vocab.chars,
+            "gaz_flags": vocab.gaz_flags,
+            "state": state,
+        },
+        path,
+    )
+
+
+class NeuralRunner:
+    """Inference: cached per-type vectors, batched BiLSTM, label probabilities per token."""
+
+    def __init__(self, path: Path, featurizer: Featurizer, cache_size: int = 50_000) -> None:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = blob["config"]
+        cfg["cluster_dims"] = tuple(cfg["cluster_dims"])
+        self.vocab = Vocab(blob["words"], blob["chars"], blob["gaz_flags"])
+        state = blob["state"]
+        vectors = state["words.weight"].float()
+        state["words.weight"] = vectors
+        self.model = NeuralTagger(NeuralConfig(**cfg), self.vocab, vectors)
+        self.model.load_state_dict(state)
+        self.model.eval()
+        self.features = TypeFeatures(featurizer, self.vocab)
+        self.mix = float(blob["mix"])
+        self._cache_size = cache_size
+        self._rows: dict[str, int] = {}
+        self._table = torch.zeros(1024, self.model.type_dim)
+
+    def _type_rows(self, sentences: Sequence[Sequence[str]]) -> dict[str, int]:
+        """Type -> row of the cached vector table; the cache is reset when full (no LRU)."""
+        new = [t for t in dict.fromkeys(t for s in sentences for t in s) if t not in self._rows]
+        if not new:
+            return self._rows
+        if len(self._rows) + len(new) > self._cache_size:
+            self._rows = {}
+            new = list(dict.fromkeys(t for s in sentences for t in s))
+        base = len(self._rows)
+        need = base + len(new)
+        if need > len(self._table):
+            grown = torch.zeros(max(need, 2 * len(self._table)), self.model.type_dim)
+            grown[:base] = self._table[:base]
+            self._table = grown
+        self._table[base:need] = self.model.encode_types([self.features(t) for t in new])
+        self._rows.update((t, base + i) for i, t in enumerate(new))
+        return self._rows
+
+    @torch.inference_mode()
+    def probs(self, sentences: Sequence[Sequence[str]], batch: int = 64) -> list[np.ndarray]:
+        """Softmax label probabilities (n x 9, in `LABELS` order) per non-empty sentence."""
+        out: list[np.ndarray] = [np.zeros((0, len(LABELS)))] * len(sentences)
+        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        for k in range(0, len(order), batch):
+            ids = order[k : k + batch]
+            sents = [sentences[i] for i in ids]
+            rows = self._type_rows(sents)
+            index, phr, lengths = batch_tensors(
+                sents, rows, [self.features.phrases(s) for s in sents]
+            )
+            p = torch.softmax(self.model(self._table, index, phr, lengths), dim=2).numpy()
+            for j, i in enumerate(ids):
+                out[i] = p[j, : lengths[j]]
+        return out

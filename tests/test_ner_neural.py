@@ -1,0 +1,120 @@
+"""The CRF + neural ensemble: decoding, the neural switch, loading once, unseen sentences."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pycrfsuite
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from marsad.ner import load_tagger
+from marsad.ner.conll import spans
+from marsad.ner.decode import LABELS, allowed, viterbi, viterbi_batch
+from marsad.ner.model import NEURAL_FILE, Tagger
+from marsad.ner.resources import DATA_DIR, MODEL_FILE
+
+# Hand-written news sentences; the names are not in ANERcorp's test split.
+TEXTS = (
+    "وصل وزير الخارجية الياباني يوشيماسا هاياشي إلى نيروبي يوم الثلاثاء",
+    "وقالت منظمة الصحة العالمية في بيان صدر في جنيف إن الوباء تراجع",
+    "التقى رئيس الوزراء الكندي جاستن ترودو نظيره الأسترالي أنتوني ألبانيز في أوتاوا",
+    "أعلن البنك المركزي الأوروبي رفع أسعار الفائدة في فرانكفورت",
+)
+SENTENCES = [text.split() for text in TEXTS]
+
+
+def _valid(labels: list[str]) -> bool:
+    return all(allowed(p, c) for p, c in zip([None, *labels], labels, strict=False))
+
+
+probs_matrix = st.integers(0, 12).flatmap(
+    lambda n: arrays(np.float64, (n, len(LABELS)), elements=st.floats(0.0, 1.0))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(probs_matrix, min_size=1, max_size=4))
+def test_constrained_viterbi_never_emits_invalid_bio(batch: list[np.ndarray]) -> None:
+    out = viterbi_batch(batch)
+    assert [len(o) for o in out] == [len(p) for p in batch]
+    for labels in out:
+        assert _valid(labels), labels
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, (3, len(LABELS)), elements=st.floats(1e-3, 1.0)))
+def test_viterbi_is_the_best_valid_sequence(probs: np.ndarray) -> None:
+    logp = np.log(probs)
+
+    def total(seq: tuple[int, ...]) -> float:
+        return float(sum(logp[t, i] for t, i in enumerate(seq)))
+
+    valid = [
+        s for s in itertools.product(range(len(LABELS)), repeat=3) if _valid([LABELS[i] for i in s])
+    ]
+    best = max(total(s) for s in valid)
+    got = tuple(LABELS.index(lab) for lab in viterbi(probs))
+    assert total(got) == pytest.approx(best)
+
+
+def test_the_bundled_model_is_an_ensemble_loaded_once() -> None:
+    tagger = load_tagger()
+    assert (DATA_DIR / NEURAL_FILE).exists()
+    assert tagger is load_tagger() and tagger.neural is not None
+    assert 0.0 <= tagger.neural.mix <= 1.0
+    tagger.tag(SENTENCES)
+    cached = len(tagger.neural._rows)
+    tagger.tag(SENTENCES)
+    assert len(tagger.neural._rows) == cached  # word-type vectors are computed once
+
+
+def test_unseen_sentences_get_plausible_types() -> None:
+    labels = load_tagger().tag(SENTENCES)
+    found = {
+        (" ".join(toks[s:e]), t)
+        for toks, labs in zip(SENTENCES, labels, strict=True)
+        for s, e, t in spans(labs)
+    }
+    words = {(w, t) for text, t in found for w in text.split()}
+    assert ("هاياشي", "PERS") in words
+    assert ("نيروبي", "LOC") in words
+    assert ("جنيف", "LOC") in words
+    assert ("ترودو", "PERS") in words
+    assert ("أوتاوا", "LOC") in words
+    assert any(t == "ORG" and "الصحة" in text for text, t in found)
+    assert any(t == "ORG" and "البنك" in text for text, t in found)
+    for labs in labels:
+        assert _valid(labs)
+
+
+def test_neural_off_is_exactly_the_crf() -> None:
+    tagger = Tagger(neural=False)
+    assert tagger.neural is None
+    crf = pycrfsuite.Tagger()
+    crf.open(str(DATA_DIR / MODEL_FILE))
+    for sent in SENTENCES:  # one sentence per call: no repeat pass
+        assert tagger.tag([sent]) == [crf.tag(tagger.featurizer.sentence(sent))]
+
+
+def test_crf_only_tagging_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from marsad.ner.model import Tagger\n"
+        "Tagger(neural=False).tag([['قال', 'الرئيس']])\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_asking_for_a_missing_neural_model_says_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / MODEL_FILE).write_bytes((DATA_DIR / MODEL_FILE).read_bytes())
+    assert Tagger(tmp_path).neural is None  # auto: no neural file, CRF only
+    with pytest.raises(FileNotFoundError, match="marsad ner train"):
+        Tagger(tmp_path, neural=True)
