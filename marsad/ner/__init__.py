@@ -1,4 +1,4 @@
-"""Arabic named-entity recognition bundled with marsad (CRF + word clusters + gazetteers)."""
+"""Arabic named-entity recognition bundled with marsad (a CRF + BiLSTM ensemble)."""
 
 from __future__ import annotations
 

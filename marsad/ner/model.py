@@ -1,4 +1,5 @@
-"""The runtime tagger: a CRF over cached word-type features, loaded once per process."""
+"""The runtime tagger: a CRF over cached word-type features, mixed with the neural tagger
+when its file is shipped; loaded once per process."""
 
 from __future__ import annotations
 

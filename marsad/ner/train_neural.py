@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from marsad.ner.decode import LABEL_INDEX, LABELS, viterbi
 from marsad.ner.features import Featurizer, normalise, strip_clitics
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.neural import (
+    MAX_CHARS,
     NeuralConfig,
     NeuralTagger,
     TypeFeatures,
@@ -45,6 +47,9 @@ from marsad.ner.train import (
     train_word2vec,
 )
 
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
 log = logging.getLogger(__name__)
 
 Sentence = Sequence[tuple[str, str | None]]
@@ -55,7 +60,7 @@ DEFAULT_MIX = 0.7
 
 
 def build_vocab(
-    wv, train: Sequence[Sentence], feat: Featurizer, top_words: int
+    wv: KeyedVectors, train: Sequence[Sentence], feat: Featurizer, top_words: int
 ) -> tuple[Vocab, torch.Tensor]:
     """Most frequent corpus words plus every train word/stem the corpus knows; chars of train."""
     words = list(wv.index_to_key[:top_words])
@@ -65,7 +70,7 @@ def build_vocab(
     for sent in train:
         for tok, _ in sent:
             n = normalise(tok)
-            chars.update(n[:20])
+            chars.update(n[:MAX_CHARS])
             for w in (n, strip_clitics(n, rank)[1]):
                 if w not in seen and w in wv.key_to_index:
                     seen.add(w)
@@ -73,8 +78,8 @@ def build_vocab(
     vectors = np.zeros((len(words) + 2, wv.vector_size), dtype=np.float32)
     vectors[2:] = np.stack([wv[w] for w in words])
     flags = sorted({g for gs in feat.res.gaz_tokens.values() for g in gs})
-    vocab = Vocab(["<pad>", "<unk>", *words], ["<pad>", "<unk>", *sorted(chars)], [])
-    vocab = Vocab(vocab.words, vocab.chars, ["<none>", *flags, *("s" + g for g in flags)])
+    gaz = ["<none>", *flags, *("s" + g for g in flags)]  # "s": flag of the clitic-stripped stem
+    vocab = Vocab(["<pad>", "<unk>", *words], ["<pad>", "<unk>", *sorted(chars)], gaz)
     # float16 round trip now, so training sees exactly the vectors that ship
     return vocab, torch.from_numpy(vectors).half().float()
 
@@ -236,10 +241,9 @@ def build_neural(
     sentences = read_conll(shared / TRAIN_FILE)
     train, dev_part = split_dev(sentences) if dev else (sentences, [])
     feat = Featurizer(load_resources(out))
-    corpus = (
-        None if w2v and w2v.exists() else prepare_corpus(shared, work / "saudinewsnet.norm.txt")
-    )
-    wv = train_word2vec(corpus or Path(), seed, w2v or work / f"w2v-{seed}.model")
+    w2v = w2v or work / f"w2v-{seed}.model"
+    corpus = Path() if w2v.exists() else prepare_corpus(shared, work / "saudinewsnet.norm.txt")
+    wv = train_word2vec(corpus, seed, w2v)
     vocab, vectors = build_vocab(wv, train, feat, cfg.top_words)
     del wv
     tf = TypeFeatures(feat, vocab)
