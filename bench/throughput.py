@@ -45,8 +45,10 @@ from _common import arabic_pages, data_root, scrapinghub, trafilatura_eval
 
 from marsad.charset import decode
 from marsad.record import Article, FeedItem
+from marsad.settings import Settings
 
 _HTML: list[str] = []  # the decoded pages, per process
+SETTINGS = Settings()  # per process; --crf-only sets ner_neural=False
 
 
 def load_pages(root: Path, limit: int | None = None) -> list[str]:
@@ -79,7 +81,7 @@ def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
     c = _tick("extract", c)
     normalised = normalise_articles(extracted)
     c = _tick("normalise", c)
-    tagged, f2 = tag_articles(normalised)
+    tagged, f2 = tag_articles(normalised, settings=SETTINGS)
     c = _tick("tag", c)
     stored, _ = store_articles(tagged, set(), Path(out), "bench", seq)
     if f1 or f2:
@@ -97,12 +99,13 @@ def _tick(stage: str, since: float) -> float:
     return now
 
 
-def _init_worker(root: str, limit: int | None) -> None:
-    global _HTML
+def _init_worker(root: str, limit: int | None, neural: bool) -> None:
+    global _HTML, SETTINGS
     _HTML = load_pages(Path(root), limit)
-    from marsad.tasks.entities import load_default_tagger
+    SETTINGS = Settings(ner_neural=neural)
+    from marsad.tasks.entities import tagger_for
 
-    load_default_tagger()  # once per process, before the clock matters
+    tagger_for(SETTINGS.ner_backend, neural)  # once per process, before the clock matters
 
 
 def _pool_batch(args: tuple[int, int, str, int]) -> int:
@@ -161,7 +164,7 @@ def prefect_flow(n: int, batch: int, out: str) -> tuple[Timing, float]:
         for seq, start in enumerate(range(0, n, batch)):
             batch_articles = list(articles(start, min(batch, n - start), _HTML))
             extracted, f1 = extract_task(batch_articles)
-            tagged, f2 = tag_task(normalise_task(extracted))
+            tagged, f2 = tag_task(normalise_task(extracted), settings=SETTINGS)
             store_task(tagged, f1 + f2, seen, out, "bench", seq)
         inner["s"] = _since(t0)
 
@@ -190,7 +193,8 @@ def pool(
     """(wall seconds, rows, machine per-core busy %, each worker's CPU % of the wall time)."""
     samples: list[list[float]] = []
     stop = threading.Event()
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(root, limit)) as ex:
+    init = (root, limit, SETTINGS.ner_neural)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init) as ex:
         list(ex.map(_warm, range(workers)))  # workers up, models loaded, before the clock
         pids = list(ex._processes)  # the bench may peek: it needs each worker's CPU time
         sampler = threading.Thread(target=_cpu_sampler, args=(stop, samples), daemon=True)
@@ -213,6 +217,7 @@ def _peak_rss_child(n: int, args: argparse.Namespace) -> tuple[float, float]:
     code = (
         "import sys, resource; sys.argv=['x']; "
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import throughput as t; "
+        f"t.SETTINGS = t.Settings(ner_neural={SETTINGS.ner_neural}); "
         f"secs = t.rss_probe({n}, {args.batch}, {args.workers}, {args.data_root!r}, {args.limit}); "
         "print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
@@ -229,7 +234,7 @@ def rss_probe(n: int, batch: int, workers: int, root: str, limit: int | None) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    global _HTML
+    global _HTML, SETTINGS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="benchmark root (default ../shared/bench or $MARSAD_BENCH_DATA)")
     ap.add_argument("--n", type=int, default=1000, help="articles per mode")
@@ -246,18 +251,21 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="repeat bare/plain/prefect this many times, interleaved; medians are reported",
     )
+    ap.add_argument("--crf-only", action="store_true", help="tag with the CRF alone (no BiLSTM)")
     args = ap.parse_args(argv)
+    SETTINGS = Settings(ner_neural=not args.crf_only)
     args.data_root = str(data_root(args.data))
     args.limit = args.limit or None
     modes = set(args.modes.split(","))
 
     _HTML = load_pages(Path(args.data_root), args.limit)
-    from marsad.tasks.entities import load_default_tagger
+    from marsad.tasks.entities import tagger_for
 
-    tagger = load_default_tagger()
+    tagger = tagger_for(SETTINGS.ner_backend, SETTINGS.ner_neural)
     _warm(0)
     print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
-    print(f"tagger: {type(tagger).__module__}.{type(tagger).__name__}")
+    network = "CRF + BiLSTM" if getattr(tagger, "neural", None) is not None else "CRF alone"
+    print(f"tagger: {type(tagger).__module__}.{type(tagger).__name__} ({network})")
     n = args.n
     rows: dict[str, Timing] = {}
     per_core: list[float] = []

@@ -102,7 +102,7 @@ def monitor(
 def check_entity_settings(settings: Settings) -> None:
     """Load the watchlist and tagger now (cached per process): config errors surface early."""
     load_linker(settings.watchlist)
-    tagger_for(settings.ner_backend)
+    tagger_for(settings.ner_backend, settings.ner_neural)
 
 
 def open_run(

@@ -308,21 +308,30 @@ class RuleTagger:
 
 
 @cache
-def load_default_tagger() -> Tagger:
-    """The bundled statistical model if installed, else the rule tagger; once per process."""
+def load_default_tagger(neural: bool = True) -> Tagger:
+    """The bundled statistical model if installed, else the rule tagger; once per process.
+
+    `neural=False` keeps the CRF alone. With the network, torch gets one thread: marsad
+    scales by processes (one per core), and more threads per process only contend.
+    """
     try:
         from marsad.ner import load_tagger
 
-        return load_tagger()
+        tagger = load_tagger(None if neural else False)
     except (ImportError, FileNotFoundError) as exc:
         logging.getLogger(__name__).warning("NER model unavailable (%s); using rule tagger", exc)
         return RuleTagger()
+    if getattr(tagger, "neural", None) is not None:
+        import torch
+
+        torch.set_num_threads(1)
+    return tagger
 
 
-def tagger_for(backend: str) -> Tagger:
-    """The tagger a `Settings.ner_backend` names; each is loaded once per process."""
+def tagger_for(backend: str, neural: bool = True) -> Tagger:
+    """The tagger `Settings.ner_backend` (and `ner_neural`) name; each loaded once per process."""
     if backend == "crf":
-        return load_default_tagger()
+        return load_default_tagger(neural)
     if backend == "rules":
         return RuleTagger()
     if backend == "camel-bert":
@@ -376,7 +385,7 @@ def tag_articles(
 ) -> tuple[list[Article], list[Failure]]:
     """Tag and link a batch; the tagger and the watchlist come from settings unless given."""
     settings = settings or Settings()
-    tagger = tagger or tagger_for(settings.ner_backend)
+    tagger = tagger or tagger_for(settings.ner_backend, settings.ner_neural)
     linker = linker or load_linker(settings.watchlist)
     done: list[Article] = []
     failures: list[Failure] = []

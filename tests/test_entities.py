@@ -105,3 +105,11 @@ def test_one_bad_article_becomes_a_failure_and_the_batch_goes_on() -> None:
     assert [(f.url, f.stage, f.error) for f in failed] == [
         ("https://a.example/2", "tag", "RuntimeError: tagger broke")
     ]
+
+
+def test_ner_neural_setting_chooses_crf_alone() -> None:
+    crf_only = tagger_for("crf", neural=False)
+    assert getattr(crf_only, "neural", "missing") is None  # the CRF, no network
+    assert tagger_for("crf", neural=False) is crf_only  # loaded once
+    tokens = ["وصل", "الرئيس", "الفرنسي", "إلى", "بغداد", "أمس", "."]
+    assert crf_only.tag([tokens])[0][4] == "B-LOC"

@@ -12,8 +12,11 @@ __all__ = ["load_tagger"]
 
 
 @cache
-def load_tagger() -> Tagger:
-    """The shipped tagger, loaded on first use and shared for the life of the process."""
+def load_tagger(neural: bool | None = None) -> Tagger:
+    """The shipped tagger, loaded on first use and shared for the life of the process.
+
+    `neural=False`: the CRF alone (about 4x faster, 1.2 F1 lower; torch is never imported).
+    """
     from marsad.ner.model import Tagger
 
-    return Tagger()
+    return Tagger(neural=neural)
