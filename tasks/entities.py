@@ -11,15 +11,18 @@ watchlist (`marsad.linking`), which also adds the watchlist names the tagger mis
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Protocol
 
 from marsad.linking import Linker, load_linker
+from marsad.ner.features import normalise as fold_token
+from marsad.ner.features import strip_clitics
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
-from marsad.tasks.normalise import Token, normalise, sentences, tokenize
+from marsad.tasks.normalise import WORD_MARKS, Token, normalise, sentences, tokenize
 
 LABELS = ("PERS", "LOC", "ORG", "MISC")
 BACKENDS = ("crf", "rules", "camel-bert")
@@ -361,6 +364,23 @@ def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple
     return spans
 
 
+_MARKS = re.compile(f"[{WORD_MARKS}]*")
+
+
+def proclitic_chars(token: str, rank: dict[str, int] | None = None) -> int:
+    """Characters of a conjunction/preposition (و ف ب ل ك) in front of a name: the mention
+    وسامراء is سامراء, والعراق is العراق; the article stays, and so does a word whose first
+    letter belongs to it (فؤاد، بغداد: `strip_clitics`' corpus-frequency rule)."""
+    pre, _rest = strip_clitics(fold_token(token), rank)
+    letters = len(pre) - 2 if pre.endswith("ال") else len(pre)
+    if letters <= 0 or pre.endswith("لل"):  # للعراق: ل + (ا)لعراق, nothing clean to cut
+        return 0
+    i = 0
+    for _ in range(letters):  # raw letters, each with the marks (diacritics) riding on it
+        i = _MARKS.match(token, i + 1).end()
+    return i
+
+
 def find_entities(
     text: str, tagger: Tagger, level: str = "aggressive", linker: Linker | None = None
 ) -> list[Entity]:
@@ -368,9 +388,13 @@ def find_entities(
     toks = tokenize(text)
     sents = sentences(toks, text)
     labels = tagger.tag([[t.text for t in s] for s in sents])
+    featurizer = getattr(tagger, "featurizer", None)
+    rank = featurizer.res.rank if featurizer is not None else None
     out: list[Entity] = []
     for sent, labs in zip(sents, labels, strict=True):
+        firsts = {t.start: t.text for t in sent}
         for start, end, label in spans_from_bio(sent, labs):
+            start += proclitic_chars(firsts[start], rank)
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
     return linker.link(text, out, level) if linker is not None else out

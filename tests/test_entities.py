@@ -13,6 +13,7 @@ from marsad.tasks.entities import (
     RuleTagger,
     find_entities,
     load_default_tagger,
+    proclitic_chars,
     spans_from_bio,
     tag_articles,
     tagger_for,
@@ -113,3 +114,28 @@ def test_ner_neural_setting_chooses_crf_alone() -> None:
     assert tagger_for("crf", neural=False) is crf_only  # loaded once
     tokens = ["وصل", "الرئيس", "الفرنسي", "إلى", "بغداد", "أمس", "."]
     assert crf_only.tag([tokens])[0][4] == "B-LOC"
+
+
+@pytest.mark.parametrize(
+    ("word", "name"),
+    [
+        ("وسامراء", "سامراء"),
+        ("وَسامراء", "سامراء"),  # the conjunction's vowel goes with it
+        ("والعراق", "العراق"),  # the article stays
+        ("وبالناتو", "الناتو"),
+        ("للعراق", "للعراق"),  # ل + (ا)لعراق: no clean cut
+        ("بغداد", "بغداد"),  # ب belongs to the name
+        ("فؤاد", "فؤاد"),
+    ],
+)
+def test_proclitics_are_cut_from_mentions(word: str, name: str) -> None:
+    rank = load_default_tagger().featurizer.res.rank
+    assert word[proclitic_chars(word, rank) :] == name
+
+
+def test_mentions_carry_no_conjunction() -> None:
+    text = "زار الوزير بغداد وسامراء والموصل أمس."
+    ents = find_entities(text, tagger_for("crf"))
+    assert all(text[e.start : e.end] == e.text for e in ents)
+    assert not any(e.text.startswith("و") for e in ents)
+    assert {"بغداد", "سامراء"} <= {e.text for e in ents if e.label == "LOC"}
