@@ -68,8 +68,16 @@ def _finish(df: pl.DataFrame, dataset: str) -> pa.Table:
     return conform(df.to_arrow(), SCHEMAS[dataset])
 
 
-def stage_partition(txn: Transaction, part: str, names: dict[str, list[str]], out: str) -> int:
-    """Stage `part` of every dataset as one file named `out`; returns duplicate rows dropped."""
+def stage_partition(
+    txn: Transaction,
+    part: str,
+    names: dict[str, list[str]],
+    out: str,
+    others: dict[str, list[str]] | None = None,
+) -> int:
+    """Stage the `names` files of `part` merged into one file named `out` per dataset, beside
+    the untouched `others` (none: the whole partition); returns duplicate rows dropped."""
+    others = others or {}
     loc = txn.loc
     arts = _read_all(loc, "articles", part, names["articles"])
     kept = (
@@ -84,7 +92,7 @@ def stage_partition(txn: Transaction, part: str, names: dict[str, list[str]], ou
     for dataset, df in (("articles", kept), ("mentions", ments), ("failures", fails)):
         if names[dataset] or df.height:
             new = {out: _finish(df, dataset)} if df.height else {}
-            txn.stage(dataset, part, [], new)
+            txn.stage(dataset, part, others.get(dataset, []), new)
     return arts.height - kept.height
 
 
@@ -98,20 +106,58 @@ def partition_files(loc: Location) -> dict[str, dict[str, list[str]]]:
     return found
 
 
+def partition_sizes(loc: Location) -> dict[str, dict[str, int]]:
+    """date partition -> file name -> bytes on disk, summed over the datasets."""
+    sizes: dict[str, dict[str, int]] = {}
+    for dataset in DATASETS:
+        for part, infos in list_partitions(loc, dataset).items():
+            entry = sizes.setdefault(part, {})
+            for info in infos:
+                entry[info.base_name] = entry.get(info.base_name, 0) + info.size
+    return sizes
+
+
+def smallest_files(sizes: dict[str, int], budget_bytes: int) -> set[str]:
+    """The smallest files whose sizes add up to at most `budget_bytes` (size-tiered merging)."""
+    chosen: set[str] = set()
+    total = 0
+    for name, size in sorted(sizes.items(), key=lambda kv: (kv[1], kv[0])):
+        if total + size > budget_bytes and chosen:
+            break
+        chosen.add(name)
+        total += size
+    return chosen
+
+
 def compact_locked(
-    loc: Location, dates: Iterable[str] | None = None, min_files: int = 2
+    loc: Location,
+    dates: Iterable[str] | None = None,
+    min_files: int = 2,
+    budget_bytes: int | None = None,
 ) -> Compacted:
-    """Compaction for a caller that holds the writer lock."""
+    """Compaction for a caller that holds the writer lock.
+
+    With `budget_bytes`, only a partition's smallest files, up to that many bytes on disk, are
+    merged and the rest stay: the writer's automatic compaction then needs memory for a few
+    batches, not for a whole day's partition (which grows with the crawl).
+    """
     wanted = {f"date={d}" for d in dates} if dates else None
     report = Compacted()
     run = compaction_run_id()
+    sizes = partition_sizes(loc) if budget_bytes is not None else {}
     for seq, (part, names) in enumerate(sorted(partition_files(loc).items())):
         if wanted is not None and part not in wanted:
             continue
+        others: dict[str, list[str]] = {}
+        if budget_bytes is not None:
+            chosen = smallest_files(sizes.get(part, {}), budget_bytes)
+            others = {d: [n for n in ns if n not in chosen] for d, ns in names.items()}
+            names = {d: [n for n in ns if n in chosen] for d, ns in names.items()}
         if max(len(n) for n in names.values()) < min_files:
             continue
         txn = Transaction(loc)
-        report.duplicates_dropped += stage_partition(txn, part, names, part_name(run, seq))
+        out = part_name(run, seq)
+        report.duplicates_dropped += stage_partition(txn, part, names, out, others)
         report.files_out += len(txn.entries)
         txn.commit()
         report.partitions += 1

@@ -36,6 +36,9 @@ from marsad.record import Article, Failure
 from marsad.schema import SCHEMAS, SORT_KEYS
 
 MAX_FILES = 12  # files per partition and dataset before the store step compacts it
+# The store step merges only a crowded partition's smallest files, up to this many bytes on
+# disk, so its memory does not grow with the day's volume; `marsad compact` merges everything.
+AUTO_COMPACT_BYTES = 8 << 20
 DUP_WINDOW = timedelta(days=3)  # copies are looked for this far around a batch
 
 
@@ -270,7 +273,7 @@ class Writer:
             if part in parts and max(len(n) for n in names.values()) > MAX_FILES
         ]
         if crowded:
-            compact_locked(self.loc, crowded)
+            compact_locked(self.loc, crowded, budget_bytes=AUTO_COMPACT_BYTES)
         return paths
 
     def _remainders(

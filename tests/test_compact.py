@@ -152,3 +152,28 @@ def test_compact_flow(tmp_path: Path) -> None:
     assert result["partitions"] == 1 and result["files_in"] == 10
     assert len(_files(tmp_path, "articles", "2026-01-03")) == 1
     assert _scan(tmp_path).height == 5
+
+
+def test_budgeted_compaction_merges_only_the_small_files(tmp_path: Path) -> None:
+    """The store step's compaction must not read a whole day (memory would grow with it)."""
+    from marsad.compact import compact_locked, partition_sizes
+
+    w = Writer(tmp_path)
+    w.store([article(k, hour=k % 24) for k in range(400)], [], "big", 0)  # one large file
+    for seq in range(1, 5):
+        w.store([article(1000 + seq, hour=seq)], [], "r1", seq)
+    day = "2026-01-03"
+    sizes = partition_sizes(resolve(tmp_path))[f"date={day}"]
+    big = max(sizes, key=sizes.__getitem__)
+    small = sum(v for k, v in sizes.items() if k != big)
+    assert sizes[big] > small
+    before = _scan(tmp_path).sort("article_id")
+    with writer_lock(resolve(tmp_path)):
+        report = compact_locked(resolve(tmp_path), [day], budget_bytes=small)
+    names = [p.name for p in _files(tmp_path, "articles", day)]
+    assert len(names) == 2 and big in names  # the large file untouched, the 4 small merged
+    assert report.files_in == 4 + 4  # the articles and mentions files of the 4 small batches
+    after = _scan(tmp_path).sort("article_id")
+    assert after.drop("date").equals(before.drop("date"))
+    ments = _scan(tmp_path, "mentions")
+    assert ments.height == before["entities"].list.len().sum()
