@@ -118,3 +118,31 @@ def test_asking_for_a_missing_neural_model_says_what_to_do(tmp_path: Path) -> No
     assert Tagger(tmp_path).neural is None  # auto: no neural file, CRF only
     with pytest.raises(FileNotFoundError, match="marsad ner train"):
         Tagger(tmp_path, neural=True)
+
+
+def test_threads_sharing_the_tagger_get_their_own_labels() -> None:
+    """The runner tags batches on threads that share one cached tagger (pycrfsuite is stateful)."""
+    import threading
+
+    tagger = load_tagger()
+    words = ["قال", "الرئيس", "العراقي", "برهم", "صالح", "في", "بغداد", "إن", "الحوار", "مستمر"]
+    # long enough that a thread switch lands inside a document (the GIL switches every 5 ms)
+    docs = [[(words[j:] + words[:j]) * 4 for j in range(k, k + 10)] * 6 for k in range(6)]
+    want = [tagger.tag(d) for d in docs]
+    got: list[list[list[str]] | None] = [None] * len(docs)
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        for _ in range(3):
+            for i in range(start, len(docs), 2):
+                try:
+                    got[i] = tagger.tag(docs[i])
+                except Exception as exc:  # collected and asserted below
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == want

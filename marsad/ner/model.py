@@ -3,6 +3,7 @@ when its file is shipped; loaded once per process."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ class Tagger:
 
             self.neural = NeuralRunner(npath, self.featurizer)
         self._columns = [LABELS.index(lab) for lab in self._crf.labels()]
+        # Pipelines tag batches on worker threads that share this (cached) tagger.
+        self._lock = threading.Lock()
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """One label list per sentence, aligned with its tokens.
@@ -63,6 +66,10 @@ class Tagger:
         also tagged where the CRF missed a repeat of it (news repeats names, often with less
         context the second time).
         """
+        with self._lock:  # pycrfsuite and the type caches are stateful: one tag() at a time
+            return self._tag(sentences)
+
+    def _tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         crf = self._crf
         feats = self.featurizer.sentence
         if self.neural is None:
