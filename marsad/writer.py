@@ -38,7 +38,7 @@ from marsad.schema import SCHEMAS, SORT_KEYS
 MAX_FILES = 12  # files per partition and dataset before the store step compacts it
 # The store step merges only a crowded partition's smallest files, up to this many bytes on
 # disk, so its memory does not grow with the day's volume; `marsad compact` merges everything.
-AUTO_COMPACT_BYTES = 8 << 20
+AUTO_COMPACT_BYTES = 2 << 20
 DUP_WINDOW = timedelta(days=3)  # copies are looked for this far around a batch
 
 
