@@ -19,7 +19,7 @@ from itertools import combinations
 from pathlib import Path
 
 from marsad import dedup
-from marsad.tasks.extract import extract_html
+from marsad.extract import extract_html
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = Path(__file__).resolve().parent / "dup_labels.json"

@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from marsad.entities import find_entities
 from marsad.linking import load_linker
-from marsad.tasks.entities import RuleTagger, find_entities
-from marsad.tasks.normalise import normalise, tokenize
+from marsad.ner.rules import RuleTagger
+from marsad.text.arabic import normalise, tokenize
 
 DEFAULT = (
     Path(__file__).resolve().parents[1].parent

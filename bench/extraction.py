@@ -38,7 +38,7 @@ from _common import (
 )
 
 from marsad.charset import decode
-from marsad.tasks.extract import ExtractError, extract_html
+from marsad.extract import ExtractError, extract_html
 
 Output = tuple[str | None, str | None]  # (text, ISO date or UTC datetime)
 

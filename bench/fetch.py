@@ -82,9 +82,9 @@ def ideal_seconds(pages_per_host: int, latency: float, per_host: int, delay: flo
 def run(
     hosts: int, pages: int, latency: float, per_host: int, delay: float, archive: bool = True
 ) -> dict[str, float]:
+    from marsad.fetch.articles import fetch_articles
     from marsad.record import FeedItem
     from marsad.settings import Settings
-    from marsad.tasks.fetch import fetch_articles
 
     code = SERVER.format(hosts=hosts, latency=latency)
     proc = subprocess.Popen(

@@ -18,7 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from marsad.compact import compact
-from marsad.record import Article, Entity, article_id_for
+from marsad.record import Article, Entity
+from marsad.urls import article_id_for
 from marsad.writer import Writer
 
 WORDS = (  # noqa: SIM905

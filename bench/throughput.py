@@ -7,7 +7,8 @@ once and cycled; each article gets its own URL so none is deduplicated away. Mod
 
 * bare: trafilatura.extract() on the same pages, one process (the reference);
 * plain: the stage functions batch by batch, one process;
-* prefect: the real Prefect task wrappers in a flow, one task run per stage and batch;
+* prefect: the production Prefect tasks in a flow (`process`, then `store`), one task run each
+  per batch;
 * pool: plain batches over a process pool of --workers (default: every core), with
   per-core utilisation sampled while it runs;
 * rss: the pool mode in a fresh process for each N in --rss, reporting its peak RSS.
@@ -71,10 +72,10 @@ def articles(start: int, n: int, pages: list[str]) -> Iterator[Article]:
 
 def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
     """extract → normalise → tag → write for one batch, plain functions; returns rows written."""
-    from marsad.tasks.entities import tag_articles
-    from marsad.tasks.extract import extract_articles
-    from marsad.tasks.normalise import normalise_articles
-    from marsad.tasks.store import store_articles, write_failures
+    from marsad.entities import tag_articles
+    from marsad.extract import extract_articles
+    from marsad.store import store_articles, write_failures
+    from marsad.text.arabic import normalise_articles
 
     c = time.process_time()
     extracted, f1 = extract_articles(articles(start, n, _HTML))
@@ -103,7 +104,7 @@ def _init_worker(root: str, limit: int | None, neural: bool) -> None:
     global _HTML, SETTINGS
     _HTML = load_pages(Path(root), limit)
     SETTINGS = Settings(ner_neural=neural)
-    from marsad.tasks.entities import tagger_for
+    from marsad.ner.backends import tagger_for
 
     tagger_for(SETTINGS.ner_backend, neural)  # once per process, before the clock matters
 
@@ -150,9 +151,7 @@ def prefect_flow(n: int, batch: int, out: str) -> tuple[Timing, float]:
     """Returns (timing inside the flow, wall seconds including flow start-up)."""
     from prefect import flow
 
-    from marsad.tasks.entities import tag_task
-    from marsad.tasks.extract import extract_task
-    from marsad.tasks.normalise import normalise_task
+    from marsad.tasks.process import process_task
     from marsad.tasks.store import store_task
 
     inner: dict[str, Timing] = {}
@@ -163,9 +162,8 @@ def prefect_flow(n: int, batch: int, out: str) -> tuple[Timing, float]:
         seen: set[str] = set()
         for seq, start in enumerate(range(0, n, batch)):
             batch_articles = list(articles(start, min(batch, n - start), _HTML))
-            extracted, f1 = extract_task(batch_articles)
-            tagged, f2 = tag_task(normalise_task(extracted), settings=SETTINGS)
-            store_task(tagged, f1 + f2, seen, out, "bench", seq)
+            tagged, failed = process_task(batch_articles, SETTINGS)
+            store_task(tagged, failed, seen, out, "bench", seq)
         inner["s"] = _since(t0)
 
     t0 = time.perf_counter()
@@ -259,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = set(args.modes.split(","))
 
     _HTML = load_pages(Path(args.data_root), args.limit)
-    from marsad.tasks.entities import tagger_for
+    from marsad.ner.backends import tagger_for
 
     tagger = tagger_for(SETTINGS.ner_backend, SETTINGS.ner_neural)
     _warm(0)
@@ -302,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     labels = {
         "bare": "bare trafilatura extract(), 1 process",
         "plain": "marsad stages, plain functions, 1 process",
-        "prefect": "marsad stages, Prefect task per stage and batch, 1 process",
+        "prefect": "marsad stages, Prefect process + store tasks per batch, 1 process",
         "prefect+startup": "  same, including flow and server start-up",
         "pool": f"marsad stages, plain, pool of {args.workers} processes",
     }

@@ -13,10 +13,18 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
-from marsad.flows.monitor import finish_run, new_items, open_run, run_batches
-from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, as_utc
+from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, as_utc, select_group
+from marsad.flows.run import (
+    fetched_batches,
+    finish_run,
+    new_items,
+    open_run,
+    process_batches,
+    run_settings,
+)
 from marsad.record import FeedItem
 from marsad.settings import Settings
+from marsad.sources import load_sources
 from marsad.tasks.fetch import discover_task
 
 
@@ -63,21 +71,17 @@ def backfill(
     if since >= until:
         raise ValueError(f"since ({since}) must be before until ({until})")
     log = get_run_logger()
-    base = settings or Settings()
-    settings = base.model_copy(
-        update={
-            "allow_private_networks": allow_private_networks or base.allow_private_networks,
-            "discovery_window_days": None,
-            "feed_window_days": None,
-        }
+    settings = run_settings(
+        settings, allow_private_networks, discovery_window_days=None, feed_window_days=None
     )
-    run_id, summary, srcs, seen = open_run(sources, group, out)
+    srcs = select_group(load_sources(sources), group)
+    run = open_run(out, settings)
     # No `out`: no conditional GET (a 304 would hide the archive) and no retry queue.
-    found = discover_task(srcs, settings, run_id, None)
+    found = discover_task(srcs, settings, run.run_id, None)
     dated, outside = in_range(found.items, since, until, include_undated)
-    summary.add("discovered", (i.source for i in dated))
-    todo, skipped = new_items(dated, seen)
-    summary.add("skipped", (i.source for i in skipped))
+    run.summary.add("discovered", (i.source for i in dated))
+    todo, skipped = new_items(dated, run.seen)
+    run.summary.add("skipped", (i.source for i in skipped))
     log.info(
         "backfill %s..%s: %d entries in range (%d outside or undated), %d new",
         since,
@@ -86,5 +90,6 @@ def backfill(
         len(outside),
         len(todo),
     )
-    run_batches(todo, found.failures, seen, settings, out, run_id, summary, alert=False)
-    return finish_run(summary, out, None)
+    batches = fetched_batches(run, todo, found.failures)
+    process_batches(run, batches, len(todo), alert=False, label="marsad backfill")
+    return finish_run(run)

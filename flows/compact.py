@@ -7,21 +7,9 @@ flow leaves one file per partition and dataset.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
-from marsad.compact import compact
-
-
-@task(name="compact", cache_policy=NO_CACHE)
-def compact_task(out: str, dates: list[str] | None, min_files: int) -> dict[str, int]:
-    report = compact(out, dates, min_files)
-    return {
-        "partitions": report.partitions,
-        "files_in": report.files_in,
-        "files_out": report.files_out,
-        "duplicates_dropped": report.duplicates_dropped,
-    }
+from marsad.tasks.compact import compact_task
 
 
 @flow(name="compact", log_prints=True)

@@ -12,48 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from itertools import islice
 
 from prefect import flow, get_run_logger
 
-from marsad.charset import decode
-from marsad.flows.monitor import _run_id, finish_run
 from marsad.flows.params import DateWindow, OutDir, as_utc
+from marsad.flows.run import Batch, Run, batched, finish_run, open_run, process_batches
 from marsad.record import Article
-from marsad.runner import process_task, task_runner
 from marsad.settings import Settings
-from marsad.summary import RunProgress, RunSummary
-from marsad.tasks.fetch import _is_html
-from marsad.tasks.store import store_task
-from marsad.warc import ArchivedResponse, iter_responses, raw_dir
-
-
-def archived_articles(
-    responses: Iterable[ArchivedResponse], run_id: str, sources: set[str] | None = None
-) -> Iterator[Article]:
-    """Archived 2xx HTML responses as fetched articles, first copy of each URL only."""
-    done: set[str] = set()
-    for r in responses:
-        if not 200 <= r.status < 300 or (sources and r.source not in sources):
-            continue
-        ctype = r.headers.get("content-type", "")
-        if not _is_html(ctype, r.body) or r.url in done:
-            continue
-        done.add(r.url)
-        yield Article(
-            url=r.url,
-            source=r.source,
-            fetched_at=r.fetched_at,
-            html=decode(r.body, ctype),
-            final_url=r.final_url,
-            run_id=run_id,
-        )
-
-
-def _batches(articles: Iterable[Article], n: int) -> Iterator[list[Article]]:
-    it = iter(articles)
-    while chunk := list(islice(it, n)):
-        yield chunk
+from marsad.warc import archived_articles, iter_responses, raw_dir
 
 
 def _bound(when: datetime | None) -> datetime | None:
@@ -77,44 +43,26 @@ def reprocess(
     """
     log = get_run_logger()
     settings = settings or Settings()
-    run_id = _run_id()
-    summary = RunSummary(run_id)
     since = _bound(window.since) if window else None
     until = _bound(window.until) if window else None
     if not raw_dir(out).is_dir():
         raise FileNotFoundError(f"{out}/raw: no WARC archive to reprocess")
+    run = open_run(out, settings, dedup=False)
     wanted = set(sources) if sources else None
-    # A counting pass (decompression only) gives the progress bar its total.
-    total = sum(1 for _ in archived_articles(iter_responses(out, since, until), run_id, wanted))
-    articles = archived_articles(iter_responses(out, since, until), run_id, wanted)
-    seen: set[str] = set()
-    label = f"marsad reprocess {run_id}"
-    with RunProgress(total, label) as progress, task_runner(settings) as tr:
-        pending = []
-        for seq, batch in enumerate(_batches(articles, settings.batch_size)):
-            summary.add("fetched", (a.source for a in batch))
-            future = tr.submit(process_task, {"articles": batch, "settings": settings})
-            pending.append((seq, future))
-            while len(pending) >= settings.workers:
-                _store(pending.pop(0), seen, out, run_id, summary, progress)
-        while pending:
-            _store(pending.pop(0), seen, out, run_id, summary, progress)
-    log.info("reprocessed %d archived pages", summary.total("fetched"))
-    return finish_run(summary, out, None)
+
+    def pages() -> Iterator[Article]:
+        return archived_articles(iter_responses(out, since, until), run.run_id, wanted)
+
+    total = sum(1 for _ in pages())  # a counting pass (decompression only) for the progress bar
+    batches = (Batch(batch, items=len(batch)) for batch in batched(pages(), settings.batch_size))
+    process_batches(
+        run, _counted(run, batches), total, replace=True, alert=False, label="marsad reprocess"
+    )
+    log.info("reprocessed %d archived pages", run.summary.total("fetched"))
+    return finish_run(run)
 
 
-def _store(
-    item: tuple[int, object],
-    seen: set[str],
-    out: str,
-    run_id: str,
-    summary: RunSummary,
-    progress: RunProgress,
-) -> None:
-    seq, future = item
-    tagged, failed = future.result()  # type: ignore[attr-defined]
-    stored = store_task(tagged, failed, seen, out, run_id, seq, replace=True)
-    summary.add("stored", stored)
-    summary.add_failures(failed)
-    summary.add_entities(tagged)
-    progress.advance(len(tagged) + len(failed))
+def _counted(run: Run, batches: Iterable[Batch]) -> Iterator[Batch]:
+    for batch in batches:
+        run.summary.add("fetched", (a.source for a in batch.articles))
+        yield batch

@@ -9,20 +9,24 @@ its own failures land in DIR/failures under its own run id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger
 
-from marsad.dataset import workdir
-from marsad.flows.monitor import _run_id, finish_run, new_items, run_batches
+from marsad.dataset import read_dataset
 from marsad.flows.params import AllowPrivate, DateWindow, OutDir, as_utc
-from marsad.record import FeedItem
+from marsad.flows.run import (
+    fetched_batches,
+    finish_run,
+    new_items,
+    open_run,
+    process_batches,
+    run_settings,
+)
+from marsad.record import Failure, FeedItem
 from marsad.settings import Settings
 from marsad.sources import Source
-from marsad.summary import RunSummary
 from marsad.tasks.fetch import discover_task
-from marsad.tasks.store import known_ids
 
 DISCOVERY_KINDS = {"feed": "feeds", "sitemap": "sitemaps", "homepage": "homepage"}
 
@@ -35,17 +39,15 @@ class RetryPlan:
     sources: list[Source] = field(default_factory=list)
 
 
-def read_failures(out: str | Path, run_id: str | None, window: DateWindow | None) -> pl.DataFrame:
+def read_failures(out: str, run_id: str | None, window: DateWindow | None) -> pl.DataFrame:
     """The failure rows of a run and/or a window, latest per URL; empty frame when none."""
-    root = workdir(out) / "failures"  # failures are read from a local output only
-    if not any(root.glob("date=*/*.parquet")):
-        return pl.DataFrame(schema={"url": pl.String, "source": pl.String, "error": pl.String})
-    lf = pl.scan_parquet(f"{root}/date=*/*.parquet", hive_partitioning=True)
+    since = as_utc(window.since) if window and window.since else None
+    table = read_dataset(out, "failures", since=since.date() if since else None)
+    lf = pl.from_arrow(table).lazy()
     if run_id:
         lf = lf.filter(pl.col("run_id") == run_id)
-    if window and window.since:
-        since = as_utc(window.since)
-        lf = lf.filter(pl.col("date") >= since.date(), pl.col("at") >= since)
+    if since is not None:
+        lf = lf.filter(pl.col("at") >= since)
     if window and window.until:
         lf = lf.filter(pl.col("at") < as_utc(window.until))
     return (
@@ -101,24 +103,19 @@ def retry_failures(
     if not run_id and not (window and (window.since or window.until)):
         raise ValueError("give a run_id, a window (since/until), or both")
     log = get_run_logger()
-    base = settings or Settings()
-    settings = base.model_copy(
-        update={"allow_private_networks": allow_private_networks or base.allow_private_networks}
-    )
-    this_run = _run_id()
-    summary = RunSummary(this_run)
+    settings = run_settings(settings, allow_private_networks)
+    run = open_run(out, settings)
     failed = read_failures(out, run_id, window)
     plan = plan_retry(failed)
     items = list(plan.items)
-    failures = []
+    failures: list[Failure] = []
     if plan.sources:
-        found = discover_task(plan.sources, settings, this_run, None)
+        found = discover_task(plan.sources, settings, run.run_id, None)
         items += found.items
         failures = found.failures
-    seen = known_ids(Path(out))
-    summary.add("discovered", (i.source for i in items))
-    todo, skipped = new_items(items, seen)
-    summary.add("skipped", (i.source for i in skipped))
+    run.summary.add("discovered", (i.source for i in items))
+    todo, skipped = new_items(items, run.seen)
+    run.summary.add("skipped", (i.source for i in skipped))
     log.info(
         "retrying %d failures: %d URLs to fetch, %d sources to rediscover, %d already stored",
         failed.height,
@@ -126,5 +123,6 @@ def retry_failures(
         len(plan.sources),
         len(skipped),
     )
-    run_batches(todo, failures, seen, settings, out, this_run, summary)
-    return finish_run(summary, out, None)
+    batches = fetched_batches(run, todo, failures)
+    process_batches(run, batches, len(todo), label="marsad retry-failures")
+    return finish_run(run)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marsad.dataset import read_dataset
+
 WATCHLIST_EVENT = "marsad.watchlist.hit"
 BURST_EVENT = "marsad.entity.burst"
 
@@ -80,8 +82,7 @@ with m as (
                as name,
            coalesce(a.published_at, a.fetched_at) as ts
     from (select unnest(entities) as e, published_at, fetched_at
-          from read_parquet(?, hive_partitioning = true, union_by_name = true)
-          where "date" >= ?) a
+          from articles) a
 )
 select key, any_value(name),
        count(*) filter (where ts >= ? and ts < ?) as recent,
@@ -93,23 +94,22 @@ from m group by key
 def mention_counts(
     out: str | Path, now: datetime, rule: BurstRule
 ) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
-    """Recent and baseline mention counts per entity from DIR/articles (DuckDB, pruned by date)."""
+    """Recent and baseline mention counts per entity from DIR/articles (DuckDB over the
+    partitions of the window only, read through `dataset.resolve`: any output URI works)."""
     import duckdb
 
-    files = Path(out) / "articles"
-    if not any(files.glob("date=*/*.parquet")):
-        return {}, {}, {}
     split = now - timedelta(hours=rule.window_hours)
     start = split - timedelta(days=rule.baseline_days)
     # A partition's date is the publication date; a day of slack keeps late-dated rows in.
     first_day = (start - timedelta(days=1)).date()
+    articles = read_dataset(out, "articles", ["entities", "published_at", "fetched_at"], first_day)
+    if articles.num_rows == 0:
+        return {}, {}, {}
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        rows = con.execute(
-            _COUNTS_SQL,
-            [f"{files}/date=*/*.parquet", first_day, split, now, start, split],
-        ).fetchall()
+        con.register("articles", articles)
+        rows = con.execute(_COUNTS_SQL, [split, now, start, split]).fetchall()
     finally:
         con.close()
     recent = {k: int(r) for k, _n, r, _b in rows if r}

@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"marsad: error: {exc}", file=sys.stderr)
         return 2
     from marsad.flows.monitor import monitor
-    from marsad.runner import RUNNER_HELP
+    from marsad.flows.runners import RUNNER_HELP
 
     settings = Settings(allow_private_networks=args.allow_private_networks)
     if args.batch_size:
@@ -174,9 +174,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def extract_one(target: str, allow_private: bool) -> dict[str, object]:
     from marsad.charset import decode
+    from marsad.extract import ExtractError, extract_html
+    from marsad.fetch.http import FetchError, HostLimiter, make_client
+    from marsad.fetch.session import fetch_url
     from marsad.settings import Settings
-    from marsad.tasks.extract import ExtractError, extract_html
-    from marsad.tasks.fetch import FetchError, HostLimiter, fetch_url, make_client
 
     url: str | None = None
     if target.startswith(("http://", "https://")):

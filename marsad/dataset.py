@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,17 +67,72 @@ class Location:
 
 
 def resolve(out: str | os.PathLike[str] | Location) -> Location:
-    """A path or a URI (file://, s3://, gs://, ... anything pyarrow.fs understands)."""
+    """The one way to the output: a path, or a URI that pyarrow.fs understands (file://, s3://,
+    gs://, hdfs://) or, failing that, fsspec (memory://, abfs://, any installed protocol).
+
+    Every reader and writer of the datasets starts here, so `file:///srv/marsad` and
+    `/srv/marsad` are the same output everywhere.
+    """
     if isinstance(out, Location):
         return out
     text = os.fspath(out)
     if "://" in text:
-        fs, path = pafs.FileSystem.from_uri(text)
+        try:
+            fs, path = pafs.FileSystem.from_uri(text)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+            fs, path = _fsspec(text)
         if isinstance(fs, pafs.LocalFileSystem):
             return Location(fs, path, Path(path))
-        return Location(fs, path.rstrip("/"), None)
+        return Location(fs, path.rstrip("/") or "/", None)
     local = Path(text).absolute()
     return Location(pafs.LocalFileSystem(), str(local), local)
+
+
+def _fsspec(uri: str) -> tuple[pafs.FileSystem, str]:
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(uri)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"{uri}: no filesystem for this URI ({exc})") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), str(path)
+
+
+def prepare_output(out: str | os.PathLike[str] | Location) -> Location:
+    """The output, created if missing (a local folder, or the URI's root)."""
+    loc = resolve(out)
+    if loc.local is not None:
+        loc.local.mkdir(parents=True, exist_ok=True)
+    else:
+        loc.fs.create_dir(loc.root, recursive=True)
+    return loc
+
+
+def read_dataset(
+    out: str | os.PathLike[str] | Location,
+    dataset: str,
+    columns: list[str] | None = None,
+    since: date | None = None,
+) -> pa.Table:
+    """A dataset's rows (partitions from `since` on), upgraded to the current schema, with the
+    partition's `date` as a column, from any filesystem `resolve` understands."""
+    loc = resolve(out)
+    schema = SCHEMAS[dataset]
+    wanted = pa.schema([schema.field(c) for c in columns]) if columns else schema
+    tables = []
+    for part, infos in list_partitions(loc, dataset).items():
+        day = date.fromisoformat(part.removeprefix("date="))
+        if since is not None and day < since:
+            continue
+        for info in infos:
+            present = set(pq.read_schema(info.path, filesystem=loc.fs).names)
+            table = read_file(loc, info.path, [c for c in wanted.names if c in present])
+            table = conform(table, wanted)
+            days = pa.array([day] * table.num_rows, pa.date32())
+            tables.append(table.append_column("date", days))
+    if not tables:
+        return wanted.empty_table().append_column("date", pa.array([], pa.date32()))
+    return pa.concat_tables(tables)
 
 
 def workdir(out: str | os.PathLike[str] | Location) -> Path:

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 from datasketch.minhash import MinHash
 
-from marsad.ner.features import normalise
+from marsad.text.arabic import fold_token
 
 NUM_PERM = 128
 THRESHOLD = 0.4  # labelled set: same story 0.48-1.0, different stories at most 0.19
@@ -30,7 +30,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 
 def fold(text: str) -> str:
     """The NER features' spelling fold (diacritics, alef forms, digits), minus punctuation."""
-    return _NON_WORD.sub(" ", normalise(text)).strip()
+    return _NON_WORD.sub(" ", fold_token(text)).strip()
 
 
 def title_key(title: str | None) -> str | None:

@@ -10,38 +10,17 @@ so `text[start:end] == entity.text` always holds.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
 from marsad.record import Entity
-from marsad.tasks.normalise import WORD_MARKS, normalise, token_spans, token_words
+from marsad.text.arabic import WORD_MARKS, normalise, token_spans, token_words
+from marsad.text.clitics import PROCLITIC_LETTERS, clitic_variants
 from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
 
 _END = ""  # trie key marking "an alias ends here" (never a token)
 _MARK = re.compile(f"[{WORD_MARKS}]")
-_CONJ = ("", "و", "ف")
-_PREP = ("", "ب", "ل", "ك")
-_PROCLITIC_LETTERS = frozenset("وفبلك")
-
-
-def clitic_variants(token: str) -> Iterator[tuple[int, str]]:
-    """(characters stripped, remaining word) for each way of reading proclitics off a token."""
-    yield 0, token
-    if token[:1] not in _PROCLITIC_LETTERS:  # most words: nothing to read off
-        return
-    for conj in _CONJ:
-        if not token.startswith(conj):
-            continue
-        rest = token[len(conj) :]
-        for prep in _PREP:
-            if not (conj or prep) or not rest.startswith(prep):
-                continue
-            core = rest[len(prep) :]
-            if len(core) >= 2:
-                yield len(conj) + len(prep), core
-            if prep == "ل" and core.startswith("ل") and len(core) >= 3:  # لل = ل + ال
-                yield len(conj) + 2, "ا" + core
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +54,7 @@ class Linker:
         out: list[Match] = []
         i = 0
         while i < len(words):
-            if words[i] not in trie and words[i][:1] not in _PROCLITIC_LETTERS:
+            if words[i] not in trie and words[i][:1] not in PROCLITIC_LETTERS:
                 i += 1  # the common case, without a call
                 continue
             best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)

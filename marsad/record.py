@@ -8,16 +8,10 @@ write a schema that is defined once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 STAGES = ("fetch", "extract", "normalise", "tag", "store")
-
-
-def article_id_for(canonical_url: str) -> str:
-    """Stable id: the first 16 bytes of SHA-256 of the canonical URL, as hex."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,10 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from marsad.charset import decode
 from marsad.dataset import workdir
+from marsad.fetch.http import is_html
+from marsad.record import Article
 
 SOURCE_HEADER = "WARC-Marsad-Source"
 RUN_HEADER = "WARC-Marsad-Run-Id"
@@ -186,3 +189,25 @@ def iter_responses(
                     source=record.rec_headers.get_header(SOURCE_HEADER) or "",
                     run_id=record.rec_headers.get_header(RUN_HEADER) or "",
                 )
+
+
+def archived_articles(
+    responses: Iterable[ArchivedResponse], run_id: str, sources: set[str] | None = None
+) -> Iterator[Article]:
+    """Archived 2xx HTML responses as fetched articles, first copy of each URL only."""
+    done: set[str] = set()
+    for r in responses:
+        if not 200 <= r.status < 300 or (sources and r.source not in sources):
+            continue
+        ctype = r.headers.get("content-type", "")
+        if not is_html(ctype, r.body) or r.url in done:
+            continue
+        done.add(r.url)
+        yield Article(
+            url=r.url,
+            source=r.source,
+            fetched_at=r.fetched_at,
+            html=decode(r.body, ctype),
+            final_url=r.final_url,
+            run_id=run_id,
+        )

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from marsad.tasks.normalise import normalise, tokenize
+from marsad.text.arabic import normalise, tokenize
 from marsad.yamlfile import describe, load_mapping, read_text
 
 ID_RE = re.compile(r"^(Q[1-9][0-9]*|[a-z0-9]+(-[a-z0-9]+)*)$")

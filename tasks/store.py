@@ -1,60 +1,17 @@
-"""Store stage: one transaction per batch through marsad.writer, plus the Prefect task.
-
-See marsad/writer.py for what a batch write does (lock, dedup by article_id, dup groups,
-atomic partition swaps, re-processing, compaction of crowded partitions).
-"""
+"""Prefect tasks of the store stage: the ids already stored, and one transaction per batch."""
 
 from __future__ import annotations
 
-import os
-from collections import Counter
-from collections.abc import Sequence
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from marsad.dataset import list_partitions, read_file, resolve
-from marsad.record import Article, Failure, article_id_for
-from marsad.writer import MAX_FILES, Writer, writer_for
-
-__all__ = ["MAX_FILES", "Writer", "known_ids", "store_articles", "store_task", "write_failures"]
+from marsad.record import Article, Failure
+from marsad.store import known_ids, store_batch
 
 
-def store_articles(
-    articles: Sequence[Article],
-    seen: set[str],
-    out: str | os.PathLike[str],
-    run_id: str,
-    seq: int,
-    replace: bool = False,
-) -> tuple[list[Article], list[str]]:
-    """Write the articles not stored yet (all of them with `replace`); `seen` is updated."""
-    fresh, paths = writer_for(out).store(articles, [], run_id, seq, replace)
-    seen.update(a.article_id for a in articles if a.article_id)
-    return fresh, paths
-
-
-def write_failures(
-    failures: Sequence[Failure], out: str | os.PathLike[str], run_id: str, seq: int
-) -> list[str]:
-    return writer_for(out).store([], failures, run_id, seq)[1]
-
-
-def known_ids(out: str | os.PathLike[str]) -> set[str]:
-    """Ids of stored articles, by canonical and by discovered URL, for dedup before fetching."""
-    from marsad.tasks.extract import canonicalise
-
-    loc = resolve(out)
-    ids: set[str] = set()
-    for infos in list_partitions(loc, "articles").values():
-        for info in infos:
-            table = read_file(loc, info.path, ["article_id", "url"])
-            ids.update(table.column("article_id").to_pylist())
-            ids.update(article_id_for(canonicalise(u)) for u in table.column("url").to_pylist())
-    return ids
-
-
-# --- Prefect wrapper ------------------------------------------------------------------------
-
-from prefect import task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
+@task(name="known-ids", cache_policy=NO_CACHE)
+def known_ids_task(out: str) -> set[str]:
+    return known_ids(out)
 
 
 @task(name="store", cache_policy=NO_CACHE)
@@ -68,6 +25,4 @@ def store_task(
     replace: bool = False,
 ) -> dict[str, int]:
     """Write a batch (articles, mentions, failures); returns stored counts per source."""
-    stored, _paths = writer_for(out).store(articles, failures, run_id, seq, replace)
-    seen.update(a.article_id for a in articles if a.article_id)
-    return dict(Counter(a.source for a in stored))
+    return store_batch(articles, failures, seen, out, run_id, seq, replace)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from marsad.record import Article, Entity, Failure, article_id_for
+from marsad.record import Article, Entity, Failure
+from marsad.urls import article_id_for
 
 WORDS = (  # noqa: SIM905
     "قال وزير الخارجية إن المحادثات في بغداد تناولت التعاون الاقتصادي والأمن الإقليمي "

@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from marsad.alerts import BurstRule, find_bursts, mention_counts
-from marsad.record import Article, Entity, article_id_for
+from marsad.record import Article, Entity
 from marsad.summary import RunSummary
+from marsad.urls import article_id_for
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def test_burst_rule_is_validated() -> None:
 
 
 def test_mention_counts_from_the_stored_articles(tmp_path: Path) -> None:
-    from marsad.tasks.store import store_articles
+    from marsad.store import store_articles
 
     rule = BurstRule(window_hours=6, baseline_days=7)
     arts = [

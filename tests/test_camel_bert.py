@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from marsad.camel_bert import (
+from marsad.entities import find_entities, tag_articles
+from marsad.ner.backends import tagger_for
+from marsad.ner.camel_bert import (
     BIO,
     CamelBertTagger,
     CamelBertUnavailable,
@@ -18,7 +20,6 @@ from marsad.camel_bert import (
 )
 from marsad.record import Article
 from marsad.settings import Settings
-from marsad.tasks.entities import find_entities, tag_articles, tagger_for
 
 if TYPE_CHECKING:
     import torch

@@ -20,7 +20,7 @@ from marsad.compact import compact
 from marsad.dataset import resolve
 from marsad.record import Article, Entity
 from marsad.schema import ARTICLES, MENTIONS
-from marsad.tasks.store import known_ids
+from marsad.store import known_ids
 from marsad.writer import Writer
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -6,19 +6,14 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from marsad.entities import find_entities, spans_from_bio, tag_articles
 from marsad.linking import load_linker
+from marsad.ner.backends import load_default_tagger, tagger_for
+from marsad.ner.rules import RuleTagger
 from marsad.record import Article
 from marsad.settings import Settings
-from marsad.tasks.entities import (
-    RuleTagger,
-    find_entities,
-    load_default_tagger,
-    proclitic_chars,
-    spans_from_bio,
-    tag_articles,
-    tagger_for,
-)
-from marsad.tasks.normalise import Token
+from marsad.text.arabic import Token
+from marsad.text.clitics import proclitic_chars
 
 SENTENCE = (
     "أكد وزير الخارجية العراقي فؤاد حسين، أن الحوارات مستمرة مع حلف «الناتو» "

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from marsad.charset import decode, detect_encoding
-from marsad.record import Article, FeedItem
-from marsad.tasks.extract import (
+from marsad.extract import (
     FALLBACK_BELOW_CHARS,
     ExtractError,
     apply_extraction,
@@ -20,6 +19,7 @@ from marsad.tasks.extract import (
     parse_date,
     plausible,
 )
+from marsad.record import Article, FeedItem
 
 DEMO = Path(__file__).resolve().parents[1] / "seeds" / "demo" / "articles"
 SEED_TITLE = "بغداد تنسّق مع «الناتو» لمحاربة «داعش»"
@@ -273,7 +273,7 @@ def test_page_metadata_matches_trafilaturas(name: str) -> None:
     from trafilatura.metadata import extract_metadata
     from trafilatura.utils import load_html
 
-    from marsad.tasks.extract import _DATE_PARAMS, page_metadata
+    from marsad.extract import _DATE_PARAMS, page_metadata
 
     if name == "meta":
         html = _META_PAGE
@@ -289,7 +289,7 @@ def test_page_metadata_matches_trafilaturas(name: str) -> None:
 
 
 def test_byline_words_leave_the_author() -> None:
-    from marsad.tasks.extract import clean_author
+    from marsad.extract import clean_author
 
     assert clean_author("بقلم سارة المنصوري") == "سارة المنصوري"
     assert clean_author("كتب: أحمد علي") == "أحمد علي"

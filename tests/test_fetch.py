@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from marsad.fetch.articles import fetch_articles
+from marsad.fetch.discovery import discover_all
 from marsad.record import FeedItem
 from marsad.settings import Settings
 from marsad.sources import Source
 from marsad.state import StateStore
-from marsad.tasks.fetch import discover_all, fetch_articles
 from marsad.warc import iter_responses
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -327,7 +328,7 @@ _MEMORY_PROBE = textwrap.dedent(
     import asyncio, json, resource, sys
     from marsad.record import FeedItem
     from marsad.settings import Settings
-    from marsad.tasks.fetch import fetch_articles
+    from marsad.fetch.articles import fetch_articles
 
     base = sys.argv[1]
     settings = Settings(allow_private_networks=True, per_host_delay_s=0, max_attempts=1)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from marsad.challenge import detect_challenge
-from marsad.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
+from marsad.fetch.body import Inflater
+from marsad.fetch.challenge import detect_challenge
+from marsad.fetch.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
+from marsad.fetch.http import FetchError
+from marsad.fetch.sitemaps import gunzip_bounded, parse_sitemap
 from marsad.record import FeedItem
-from marsad.sitemaps import gunzip_bounded, parse_sitemap
 from marsad.state import StateStore
-from marsad.tasks.fetch import FetchError, _Inflater
 from marsad.warc import WarcWriter, iter_responses
 
 
@@ -113,14 +114,14 @@ def test_window_counts_undated_items() -> None:
 def test_deflate_with_and_without_zlib_header(wbits: int) -> None:
     c = zlib.compressobj(6, zlib.DEFLATED, wbits)
     data = c.compress(b"<html>" * 1000) + c.flush()
-    inflater = _Inflater("deflate", 1_000_000)
+    inflater = Inflater("deflate", 1_000_000)
     assert b"".join(inflater.feed(data)) == b"<html>" * 1000
     inflater.finish()
 
 
 def test_inflater_never_yields_much_past_the_limit() -> None:
     bomb = gzip.compress(b"\0" * 20_000_000)
-    inflater = _Inflater("gzip", 1_000_000)
+    inflater = Inflater("gzip", 1_000_000)
     got = 0
     with pytest.raises(FetchError, match="gzip bomb"):
         for piece in inflater.feed(bomb):
@@ -178,8 +179,8 @@ def test_feed_item_fields_survive_the_retry_queue(tmp_path: Path) -> None:
 def test_encodings_we_cannot_bound_are_refused(coding: str) -> None:
     import httpx
 
-    from marsad.tasks.fetch import _encoding
+    from marsad.fetch.body import content_encoding
 
     with pytest.raises(FetchError, match="unsupported content-encoding"):
-        _encoding(httpx.Headers({"Content-Encoding": coding}))
-    assert _encoding(httpx.Headers({"Content-Encoding": "identity"})) == ""
+        content_encoding(httpx.Headers({"Content-Encoding": coding}))
+    assert content_encoding(httpx.Headers({"Content-Encoding": "identity"})) == ""

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.linking import Linker, clitic_variants, load_linker, merge
+from marsad.entities import find_entities, tag_articles
+from marsad.linking import Linker, load_linker, merge
+from marsad.ner.rules import RuleTagger
 from marsad.record import Article, Entity
 from marsad.settings import Settings
-from marsad.tasks.entities import RuleTagger, find_entities, tag_articles
-from marsad.tasks.normalise import normalise
+from marsad.text.arabic import normalise
+from marsad.text.clitics import clitic_variants
 from marsad.watchlist import parse_watchlist
 
 NATO, ISIS, IRAQ, UN = "Q7184", "Q2429253", "Q796", "Q1065"

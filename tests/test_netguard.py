@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from marsad.netguard import BlockedAddress, check_ip, check_url, classify
+from marsad.fetch.netguard import BlockedAddress, check_ip, check_url, classify
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_connect_goes_to_the_checked_address(demo_site: str) -> None:
     """A name the system cannot resolve still connects: the socket uses the guard's answer."""
     import httpx
 
-    from marsad.netguard import GuardedTransport
+    from marsad.fetch.netguard import GuardedTransport
 
     port = demo_site.rsplit(":", 1)[1]
 
@@ -77,7 +77,7 @@ def test_a_rebinding_answer_at_connect_time_is_refused() -> None:
     """check_url saw a public address; the connect-time lookup says link-local: refused."""
     import httpx
 
-    from marsad.netguard import GuardedTransport
+    from marsad.fetch.netguard import GuardedTransport
 
     async def get() -> None:
         transport = GuardedTransport(True, resolver=_fixed("169.254.169.254"))
@@ -89,7 +89,7 @@ def test_a_rebinding_answer_at_connect_time_is_refused() -> None:
 
 
 def test_any_blocked_answer_refuses_the_whole_name() -> None:
-    from marsad.netguard import GuardedBackend
+    from marsad.fetch.netguard import GuardedBackend
 
     backend = GuardedBackend(False, resolver=_fixed("93.184.216.34", "10.0.0.1"))
     with pytest.raises(BlockedAddress, match="private"):

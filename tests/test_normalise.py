@@ -5,7 +5,7 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.tasks.normalise import _fold_char, normalise, normalise_articles, sentences, tokenize
+from marsad.text.arabic import _fold_char, normalise, normalise_articles, sentences, tokenize
 
 
 @pytest.mark.parametrize(
@@ -164,6 +164,6 @@ def test_normalise_articles_uses_the_level_and_the_language() -> None:
 
 def test_symbols_are_never_letters_or_digits() -> None:
     """tokenize's fast path takes letter and digit runs whole: that needs this to hold."""
-    from marsad.tasks.normalise import _SPACES, _SYMBOLS
+    from marsad.text.arabic import _SPACES, _SYMBOLS
 
     assert not any(c.isalnum() for c in _SYMBOLS + _SPACES)

@@ -16,7 +16,7 @@ from storefactory import article, failure
 
 from marsad.dataset import JOURNAL, RETIRED, STAGING
 from marsad.schema import ARTICLES, MENTIONS, SCHEMA_VERSION
-from marsad.tasks.store import MAX_FILES, Writer, known_ids, store_articles, write_failures
+from marsad.store import MAX_FILES, Writer, known_ids, store_articles, write_failures
 
 TESTS = Path(__file__).resolve().parent
 

@@ -8,71 +8,15 @@ fast in pure Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-_DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0653)) + "\u0670\u0640\u0654\u0655"
-_FOLD = {
-    "أ": "ا",
-    "إ": "ا",
-    "آ": "ا",
-    "ٱ": "ا",
-    "ى": "ي",
-    "ة": "ه",
-    "ؤ": "ء",
-    "ئ": "ء",
-}
-_TABLE: dict[int, int | str | None] = {ord(c): None for c in _DIACRITICS}
-_TABLE.update({ord(k): v for k, v in _FOLD.items()})
-_TABLE.update({0x0660 + i: str(i) for i in range(10)})  # Arabic-Indic digits
-_TABLE.update({0x06F0 + i: str(i) for i in range(10)})  # Persian digits
-_TABLE.update({0xFEFB: "لا", 0xFEFC: "لا", 0xFEF5: "لا", 0xFEF7: "لا", 0xFEF9: "لا"})
+from marsad.text.arabic import fold_token
+from marsad.text.clitics import strip_clitics
+
 _DIGITS = re.compile(r"[0-9]")
 _ARABIC = re.compile(r"[\u0621-\u064A]")
 _LATIN = re.compile(r"[A-Za-z]")
-
-# Proclitic strings, longest first: conjunction + preposition + article.
-_PROCLITICS = (
-    "وبال",
-    "وكال",
-    "فبال",
-    "وللا",
-    "فال",
-    "وال",
-    "بال",
-    "كال",
-    "لل",
-    "ال",
-    "و",
-    "ف",
-    "ب",
-    "ل",
-    "ك",
-)
-
-
-_NEVER = 1 << 30
-
-
-def normalise(token: str) -> str:
-    """Fold what varies in news spelling: diacritics, tatweel, alef/yeh/teh-marbuta, digits."""
-    return _DIGITS.sub("0", token.translate(_TABLE)).lower()
-
-
-def strip_clitics(norm: str, rank: Mapping[str, int] | None = None) -> tuple[str, str]:
-    """Split a normalised token into (proclitic, rest), keeping at least 2 letters of stem.
-
-    Article-bearing prefixes are always split. A bare one-letter و ف ب ل ك is split only when
-    the rest is a corpus word more frequent than the whole (`rank`: 0 = most frequent), so
-    وعلي and بأفغانستان split while فؤاد and وليد stay whole.
-    """
-    rank = rank or {}
-    for pre in _PROCLITICS:
-        if norm.startswith(pre) and len(norm) - len(pre) >= 2:
-            rest = norm[len(pre) :]
-            if len(pre) > 1 or rank.get(rest, _NEVER) < rank.get(norm, _NEVER - 1):
-                return pre, rest
-    return "", norm
 
 
 def shape(token: str) -> str:
@@ -118,7 +62,7 @@ class Featurizer:
     def _type_feats(self, token: str) -> tuple[list[str], ...]:
         """Own features plus pre-prefixed views of this word for each neighbour offset."""
         res = self.res
-        n = normalise(token)
+        n = fold_token(token)
         pre, stem = strip_clitics(n, res.rank)
         own = ["b", "w=" + n, "sh=" + shape(token), "len=" + str(min(len(n), 8))]
         if stem != n:

@@ -21,7 +21,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from marsad.ner.decode import LABELS
-from marsad.ner.features import Featurizer, normalise, shape, strip_clitics
+from marsad.ner.features import Featurizer, shape
+from marsad.text.arabic import fold_token
+from marsad.text.clitics import strip_clitics
 
 NEURAL_FILE = "ner-neural.pt"
 MAX_CHARS = 20
@@ -76,7 +78,7 @@ class TypeFeatures:
     def __call__(self, token: str) -> tuple[int, int, list[int], list[int], list[int], int, int]:
         """(word, stem, chars, clusters, gazetteer flag ids, trigger, shape)."""
         res, vocab = self.res, self.vocab
-        n = normalise(token)
+        n = fold_token(token)
         _, stem = strip_clitics(n, res.rank)
         wid = vocab.word_id.get(n, 1)
         sid = vocab.word_id.get(stem, 1)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from marsad.ner.conll import read_conll, score
-from marsad.ner.features import Featurizer, normalise
+from marsad.ner.features import Featurizer
 from marsad.ner.resources import (
     CLUSTER_FILE,
     DATA_DIR,
@@ -31,6 +31,7 @@ from marsad.ner.resources import (
     write_clusters,
     write_gazetteer,
 )
+from marsad.text.arabic import fold_token
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -233,7 +234,7 @@ def prepare_corpus(shared: Path, out: Path) -> Path:
                     for tok in simple_tokenize(line):
                         norm = cache.get(tok)
                         if norm is None:
-                            norm = cache[tok] = normalise(tok)
+                            norm = cache[tok] = fold_token(tok)
                         toks.append(norm)
                     sink.write(" ".join(toks) + "\n")
     tmp.rename(out)
@@ -291,7 +292,7 @@ def train_clusters(corpus: Path, seed: int, work: Path) -> dict[str, tuple[str, 
 
 
 def _norm_entry(text: str) -> list[str]:
-    return [normalise(t) for t in simple_tokenize(text.strip().lstrip("\ufeff"))]
+    return [fold_token(t) for t in simple_tokenize(text.strip().lstrip("\ufeff"))]
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -382,7 +383,7 @@ def build_gazetteer(
                 if city.startswith(head):
                     add(city[len(head) :], "city", "LOC")
     titles = gate / "titles.lst"
-    triggers = {normalise(w): t for w, t in TRIGGERS.items()}
+    triggers = {fold_token(w): t for w, t in TRIGGERS.items()}
     for line in _lines(titles):
         toks = _norm_entry(line)
         if len(toks) == 1:

@@ -26,7 +26,7 @@ from torch import nn
 
 from marsad.ner.conll import read_conll, score
 from marsad.ner.decode import LABEL_INDEX, LABELS, viterbi
-from marsad.ner.features import Featurizer, normalise, strip_clitics
+from marsad.ner.features import Featurizer
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.neural import (
     MAX_CHARS,
@@ -46,6 +46,8 @@ from marsad.ner.train import (
     split_dev,
     train_word2vec,
 )
+from marsad.text.arabic import fold_token
+from marsad.text.clitics import strip_clitics
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -69,7 +71,7 @@ def build_vocab(
     chars: set[str] = set()
     for sent in train:
         for tok, _ in sent:
-            n = normalise(tok)
+            n = fold_token(tok)
             chars.update(n[:MAX_CHARS])
             for w in (n, strip_clitics(n, rank)[1]):
                 if w not in seen and w in wv.key_to_index:

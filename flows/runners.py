@@ -1,47 +1,21 @@
 """Where the CPU stages run: threads (default), local processes, or a Dask cluster.
 
 The fetch and store stages stay in the flow's process (I/O, and one writer per
-output); extract → normalise → tag is CPU work, so each batch of it is one task
-run submitted to the task runner chosen by `Settings.runner`. Each worker keeps
-its models in a per-process cache (`load_default_tagger`), so a model is loaded
-once per worker, not once per batch.
+output); extract → normalise → tag (`marsad.process`) is CPU work, so each batch of it
+is one `process` task run submitted to the task runner chosen by `Settings.runner`.
 """
 
 from __future__ import annotations
 
 import os
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from marsad.record import Article, Failure
 from marsad.settings import Settings
-from marsad.tasks.entities import tag_articles
-from marsad.tasks.extract import extract_articles
-from marsad.tasks.normalise import normalise_articles
 
 RUNNER_HELP = (
     "threads, processes, dask (a local cluster) or a Dask scheduler address tcp://host:port"
 )
-
-
-def process_batch(
-    articles: list[Article], settings: Settings
-) -> tuple[list[Article], list[Failure]]:
-    """Extract → normalise → tag one fetched batch; every article ends tagged or failed."""
-    level = settings.normalise_level
-    extracted, failed = extract_articles(articles)
-    normalised = normalise_articles(extracted, level)
-    tagged, tag_failed = tag_articles(normalised, level=level, settings=settings)
-    return tagged, failed + tag_failed
-
-
-@task(name="process", cache_policy=NO_CACHE)
-def process_task(
-    articles: list[Article], settings: Settings
-) -> tuple[list[Article], list[Failure]]:
-    return process_batch(articles, settings)
 
 
 def share_api_url() -> str | None:

@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
-from marsad.feeds import NotAFeed, sniff
+from marsad.fetch.feeds import NotAFeed, sniff
 from marsad.record import FeedItem
 
 GZIP_MAGIC = b"\x1f\x8b"

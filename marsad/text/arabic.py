@@ -284,12 +284,28 @@ def normalise_articles(articles: Iterable[Article], level: str = "aggressive") -
     return done
 
 
-# --- Prefect wrapper ------------------------------------------------------------------------
+# --- per-token fold (NER features, near-duplicate keys) ---------------------------------------
 
-from prefect import task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
+_TOKEN_DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0653)) + "\u0670\u0640\u0654\u0655"
+_TOKEN_FOLD = {
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    "ؤ": "ء",
+    "ئ": "ء",
+}
+_TOKEN_TABLE: dict[int, int | str | None] = {ord(c): None for c in _TOKEN_DIACRITICS}
+_TOKEN_TABLE.update({ord(k): v for k, v in _TOKEN_FOLD.items()})
+_TOKEN_TABLE.update({0x0660 + i: str(i) for i in range(10)})  # Arabic-Indic digits
+_TOKEN_TABLE.update({0x06F0 + i: str(i) for i in range(10)})  # Persian digits
+_TOKEN_TABLE.update({0xFEFB: "لا", 0xFEFC: "لا", 0xFEF5: "لا", 0xFEF7: "لا", 0xFEF9: "لا"})
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
-@task(name="normalise", cache_policy=NO_CACHE)
-def normalise_task(articles: list[Article], level: str = "aggressive") -> list[Article]:
-    return normalise_articles(articles, level)
+def fold_token(token: str) -> str:
+    """Fold what varies in news spelling (diacritics, tatweel, alef/yeh/teh-marbuta, digits) in
+    one token, without an offset map: the NER's features and the near-duplicate keys use it."""
+    return _ASCII_DIGIT.sub("0", token.translate(_TOKEN_TABLE)).lower()

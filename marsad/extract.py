@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import urlsplit
 
 import py3langid
-from courlan import normalize_url
 from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
@@ -31,7 +29,8 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from marsad.record import Article, Failure, article_id_for
+from marsad.record import Article, Failure
+from marsad.urls import article_id_for, canonicalise, same_site
 
 # Lines that survive extraction on news sites but are page furniture: share prompts, image
 # placeholders, bare counters and timestamps.
@@ -289,24 +288,11 @@ def extract_html(html: str, url: str | None = None, feed_date: datetime | None =
     )
 
 
-def canonicalise(url: str) -> str:
-    """courlan's normalisation: lower-case host, tracking parameters and fragment gone."""
-    try:
-        return normalize_url(url, strict=True)
-    except (ValueError, TypeError):
-        return url
-
-
-def _same_site(a: str, b: str) -> bool:
-    ha, hb = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
-    return ha.removeprefix("www.") == hb.removeprefix("www.")
-
-
 def apply_extraction(art: Article, ex: Extracted) -> Article:
     fetched = art.final_url or art.url
     # A page's own canonical link wins, but only on its own site: a hostile page
     # must not be able to claim another site's article_id.
-    canon = ex.url if ex.url and _same_site(ex.url, fetched) else fetched
+    canon = ex.url if ex.url and same_site(ex.url, fetched) else fetched
     art.canonical_url = canonicalise(canon)
     art.article_id = article_id_for(art.canonical_url)
     art.title = ex.title or (art.feed.feed_title if art.feed else None)
@@ -348,14 +334,3 @@ def extract_articles(
             continue
         done.append(apply_extraction(art, ex))
     return done, failures
-
-
-# --- Prefect wrapper ------------------------------------------------------------------------
-
-from prefect import task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-
-
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(articles: list[Article]) -> tuple[list[Article], list[Failure]]:
-    return extract_articles(articles)

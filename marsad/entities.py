@@ -1,0 +1,83 @@
+"""Entity stage: tag people, places, organisations and other names, with offsets into `text`.
+
+The tagger works on tokens of the original text; spans come back as character
+offsets into `Article.text`, so `text[start:end] == entity.text` always holds.
+The taggers live in `marsad.ner` (`backends` chooses one); mentions are then linked to the
+watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from marsad.linking import Linker, load_linker
+from marsad.ner.backends import Tagger, tagger_for
+from marsad.ner.conll import spans
+from marsad.record import Article, Entity, Failure
+from marsad.settings import Settings
+from marsad.text.arabic import Token, normalise, sentences, tokenize
+from marsad.text.clitics import proclitic_chars
+
+LABELS = ("PERS", "LOC", "ORG", "MISC")
+
+
+def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
+    """BIO labels to (start, end, label) character spans, by conlleval's rules (`ner.conll`)."""
+    return [
+        (tokens[a].start, tokens[b - 1].end, kind)
+        for a, b, kind in sorted(spans(labels))
+        if kind in LABELS
+    ]
+
+
+def find_entities(
+    text: str, tagger: Tagger, level: str = "aggressive", linker: Linker | None = None
+) -> list[Entity]:
+    """The tagger's mentions, linked to and completed from the watchlist when given a linker."""
+    toks = tokenize(text)
+    sents = sentences(toks, text)
+    labels = tagger.tag([[t.text for t in s] for s in sents])
+    featurizer = getattr(tagger, "featurizer", None)
+    rank = featurizer.res.rank if featurizer is not None else None
+    out: list[Entity] = []
+    for sent, labs in zip(sents, labels, strict=True):
+        firsts = {t.start: t.text for t in sent}
+        for start, end, label in spans_from_bio(sent, labs):
+            start += proclitic_chars(firsts[start], rank)
+            surface = text[start:end]
+            out.append(Entity(surface, normalise(surface, level).text, label, start, end))
+    return linker.link(text, out, level) if linker is not None else out
+
+
+def tag_articles(
+    articles: Iterable[Article],
+    tagger: Tagger | None = None,
+    level: str = "aggressive",
+    settings: Settings | None = None,
+    linker: Linker | None = None,
+) -> tuple[list[Article], list[Failure]]:
+    """Tag and link a batch; the tagger and the watchlist come from settings unless given."""
+    settings = settings or Settings()
+    tagger = tagger or tagger_for(settings.ner_backend, settings.ner_neural)
+    linker = linker or load_linker(settings.watchlist)
+    done: list[Article] = []
+    failures: list[Failure] = []
+    for art in articles:
+        try:
+            art.entities = find_entities(art.text or "", tagger, level, linker)
+        except Exception as exc:  # one bad article must not sink the batch
+            failures.append(
+                Failure(
+                    art.url,
+                    art.source,
+                    "tag",
+                    f"{type(exc).__name__}: {exc}",
+                    art.attempts,
+                    art.run_id,
+                    datetime.now(UTC),
+                )
+            )
+            continue
+        done.append(art)
+    return done, failures

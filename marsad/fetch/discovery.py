@@ -1,0 +1,164 @@
+"""Discovery: every source's feeds, sitemaps and homepage, plus the retry queue, as FeedItems."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from marsad.charset import decode
+from marsad.fetch.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
+from marsad.fetch.http import FetchError, Response, now
+from marsad.fetch.session import Session
+from marsad.fetch.sitemaps import parse_sitemap
+from marsad.record import Failure, FeedItem
+from marsad.settings import Settings
+from marsad.sources import Source
+
+
+@dataclass
+class Discovery:
+    items: list[FeedItem] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    not_modified: list[tuple[str, str]] = field(default_factory=list)  # (source, url)
+
+
+def _window(days: float | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)
+
+
+class _Discoverer:
+    def __init__(self, session: Session, run_id: str, result: Discovery) -> None:
+        self.s = session
+        self.settings = session.settings
+        self.run_id = run_id
+        self.result = result
+        self.started = now()
+        self.sitemap_budget: dict[str, int] = {}  # sitemap fetches left per source
+
+    def fail(self, url: str, src: Source, what: str, exc: FetchError | NotAFeed) -> None:
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        attempts = exc.attempts if isinstance(exc, FetchError) else 1
+        self.result.failures.append(
+            Failure(url, src.name, "fetch", f"{what}: {reason}", attempts, self.run_id, now())
+        )
+
+    async def _get(self, url: str, src: Source, what: str) -> Response | None:
+        try:
+            resp = await self.s.get(url, src.name, conditional=what != "homepage")
+        except FetchError as exc:
+            self.fail(url, src, what, exc)
+            return None
+        except Exception as exc:  # a bug or a library surprise must not sink the run
+            self.fail(url, src, what, FetchError(f"unexpected {type(exc).__name__}: {exc}"))
+            return None
+        if resp.not_modified:
+            self.result.not_modified.append((src.name, url))
+            return None
+        return resp
+
+    def keep(self, items: Iterable[FeedItem], window: timedelta | None) -> None:
+        self.result.items.extend(
+            i for i in items if within_window(i.feed_published_at, self.started, window)
+        )
+
+    async def feed(self, src: Source, url: str) -> None:
+        resp = await self._get(url, src, "feed")
+        if resp is None:
+            return
+        try:
+            if sniff(resp.body) in ("urlset", "sitemapindex"):
+                await self._sitemap_body(src, resp, depth=0)
+                return
+            items = parse_feed(
+                resp.body, resp.final_url, src.name, src.language, self.settings.max_items_per_feed
+            )
+        except NotAFeed as exc:
+            self.fail(url, src, "feed", exc)
+            return
+        except FetchError as exc:
+            self.fail(url, src, "feed", exc)
+            return
+        self.keep(items, _window(self.settings.feed_window_days))
+
+    async def sitemap(self, src: Source, url: str, depth: int = 0) -> None:
+        left = self.sitemap_budget.get(src.name, self.settings.max_sitemaps_per_source)
+        if left <= 0:
+            return
+        self.sitemap_budget[src.name] = left - 1
+        resp = await self._get(url, src, "sitemap")
+        if resp is None:
+            return
+        try:
+            await self._sitemap_body(src, resp, depth)
+        except (NotAFeed, FetchError) as exc:
+            self.fail(url, src, "sitemap", exc)
+
+    async def _sitemap_body(self, src: Source, resp: Response, depth: int) -> None:
+        window = _window(self.settings.discovery_window_days)
+        parsed = parse_sitemap(
+            resp.body, resp.final_url, src.name, src.language, self.settings.max_body_bytes
+        )
+        self.keep(parsed.items[: self.settings.max_items_per_feed], window)
+        if depth >= 2:  # an index of indexes of indexes is a loop or a trap
+            return
+        fresh = [u for u, when in parsed.children if within_window(when, self.started, window)]
+        for child in fresh:
+            await self.sitemap(src, child, depth + 1)
+
+    async def homepage(self, src: Source, url: str) -> None:
+        resp = await self._get(url, src, "homepage")
+        sitemaps: list[str] = []
+        if self.s.robots is not None:
+            sitemaps = await self.s.robots.sitemaps(url)
+        feeds: list[str] = []
+        if resp is not None:
+            feeds = discover_feed_links(decode(resp.body, resp.content_type), resp.final_url)
+        feeds = [f for f in feeds if f not in src.feeds]
+        sitemaps = [m for m in sitemaps if m not in src.sitemaps]
+        if resp is not None and not feeds and not sitemaps and not (src.feeds or src.sitemaps):
+            self.result.failures.append(
+                Failure(
+                    url,
+                    src.name,
+                    "fetch",
+                    "homepage: no feed link and no sitemap in robots.txt",
+                    resp.attempts,
+                    self.run_id,
+                    now(),
+                )
+            )
+        await asyncio.gather(
+            *(self.feed(src, f) for f in feeds), *(self.sitemap(src, m) for m in sitemaps)
+        )
+
+
+async def discover_all(
+    sources: Sequence[Source], settings: Settings, run_id: str, out: str | Path | None = None
+) -> Discovery:
+    """Every source's feeds, sitemaps, homepage and listed URLs, plus the retry queue."""
+    result = Discovery()
+    async with Session(settings, run_id, out, "discover") as session:
+        d = _Discoverer(session, run_id, result)
+        jobs = []
+        for src in sources:
+            jobs += [d.feed(src, f) for f in src.feeds]
+            jobs += [d.sitemap(src, m) for m in src.sitemaps]
+            if src.homepage:
+                jobs.append(d.homepage(src, src.homepage))
+        await asyncio.gather(*jobs)
+        for src in sources:
+            result.items.extend(
+                FeedItem(url=u, source=src.name, language_hint=src.language) for u in src.urls
+            )
+        if session.state is not None:
+            names = {s.name for s in sources}
+            listed = {i.url for i in result.items}
+            result.items.extend(
+                q.item
+                for q in session.state.queued()
+                if q.item.source in names and q.item.url not in listed
+            )
+    return result
