@@ -6,6 +6,8 @@ import sys
 from types import TracebackType
 from uuid import UUID
 
+from rich.progress import Progress, TaskID
+
 
 class RunProgress:
     """Progress of a long run: a Prefect progress artifact, and a rich bar on a terminal.
@@ -20,17 +22,17 @@ class RunProgress:
         self.label = label
         self._artifact: UUID | None = None
         self._last = -100.0
-        self._bar = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
         self._terminal = sys.stderr.isatty() if terminal is None else terminal
 
     def __enter__(self) -> RunProgress:
         from prefect.artifacts import create_progress_artifact
 
-        self._artifact = create_progress_artifact(0.0, description=self.label)
+        artifact = create_progress_artifact(0.0, description=self.label)
+        self._artifact = artifact if isinstance(artifact, UUID) else None
         self._last = 0.0
         if self._terminal:
-            from rich.progress import Progress
-
             self._bar = Progress(transient=False)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total or 1)
@@ -39,7 +41,7 @@ class RunProgress:
     def advance(self, n: int) -> None:
         self.done += n
         pct = 100.0 if not self.total else min(100.0, 100.0 * self.done / self.total)
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=self.done)
         if self._artifact is not None and (pct - self._last >= 5 or pct == 100.0):
             from prefect.artifacts import update_progress_artifact

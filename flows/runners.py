@@ -46,7 +46,7 @@ def task_runner(settings: Settings) -> TaskRunner:
     share_api_url()  # before any local worker process is spawned
     if kind == "processes":
         return ProcessPoolTaskRunner(max_workers=settings.workers)
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     if kind == "dask":
         return DaskTaskRunner(

@@ -55,11 +55,9 @@ def _read_all(loc: Location, dataset: str, part: str, names: list[str]) -> pl.Da
     frames = []
     for name in names:
         table = read_rows(loc, dataset, part, name)
-        frames.append(pl.from_arrow(table).with_columns(pl.lit(name).alias(FILE_COL)))
+        frames.append(pl.DataFrame(table).with_columns(pl.lit(name).alias(FILE_COL)))
     if not frames:
-        return pl.from_arrow(SCHEMAS[dataset].empty_table()).with_columns(
-            pl.lit("").alias(FILE_COL)
-        )
+        return pl.DataFrame(SCHEMAS[dataset].empty_table()).with_columns(pl.lit("").alias(FILE_COL))
     return pl.concat(frames, how="vertical")
 
 

@@ -52,7 +52,7 @@ class DemoHandler(SimpleHTTPRequestHandler):
 @contextmanager
 def serve_directory(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `root` on a free loopback port in a thread; yields the base URL."""
-    handler = type("BoundDemoHandler", (DemoHandler,), {})
+    handler: type[DemoHandler] = type("BoundDemoHandler", (DemoHandler,), {})
     server = ThreadingHTTPServer((host, 0), partial(handler, directory=str(root)))
     base = f"http://{host}:{server.server_address[1]}"
     handler.base_url = base

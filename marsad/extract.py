@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import py3langid
 from htmldate import find_date
@@ -103,8 +104,9 @@ LANGID_CHARS = 2000
 FALLBACK_BELOW_CHARS = 1500
 # Dates later than this past "now" are refused (clock skew between publisher and us).
 FUTURE_SLACK = timedelta(days=1)
-_OPTIONS = {"include_comments": False, "include_tables": True}
-_DATE_PARAMS = {
+# Any: the keyword arguments of untyped-to-us library calls (trafilatura, htmldate).
+_OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": True}
+_DATE_PARAMS: dict[str, Any] = {
     "extensive_search": False,  # guessed dates lose to the feed date: see guess_date
     "original_date": True,
     "deferred_url_extractor": True,  # the page's own date (with its time) before the URL's
@@ -208,7 +210,7 @@ def detect_language(text: str) -> str | None:
     if not text.strip():
         return None
     lang, _score = py3langid.classify(text[:LANGID_CHARS])
-    return lang
+    return str(lang)
 
 
 def page_metadata(tree: HtmlElement, url: str | None) -> Document:

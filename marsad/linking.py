@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 
 from marsad.record import Entity
 from marsad.text.arabic import WORD_MARKS, normalise, token_spans, token_words
@@ -20,6 +21,9 @@ from marsad.text.clitics import PROCLITIC_LETTERS, clitic_variants
 from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
 
 _END = ""  # trie key marking "an alias ends here" (never a token)
+# A token trie: each token leads to the next level; the _END key holds the alias's entry.
+# Any: a recursive dict that mypy cannot narrow in the hot loop without runtime checks.
+Trie = dict[str, Any]
 _MARK = re.compile(f"[{WORD_MARKS}]")
 
 
@@ -36,7 +40,7 @@ class Linker:
 
     def __init__(self, watchlist: Watchlist) -> None:
         self.watchlist = watchlist
-        self._trie: dict[str, dict] = {}
+        self._trie: Trie = {}
         for key, entry in watchlist.keys.items():
             self._add(key, entry)
 

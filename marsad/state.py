@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from marsad.dataset import workdir
 from marsad.record import FeedItem
@@ -188,7 +189,7 @@ class StateStore:
         if row is None:
             return 0  # the common case: no write, no fsync
         self.db.execute("DELETE FROM retry_queue WHERE url = ? AND quarantined = 0", (url,))
-        return row[0]
+        return int(row[0])
 
     _COLUMNS = (
         "url, source, feed_title, feed_published_at, language_hint, attempts, runs, "
@@ -196,7 +197,7 @@ class StateStore:
     )
 
     @staticmethod
-    def _queued_row(row: tuple) -> QueuedRetry:
+    def _queued_row(row: tuple[Any, ...]) -> QueuedRetry:
         url, source, title, published, hint, attempts, runs, error, q = row
         when = datetime.fromisoformat(published).astimezone(UTC) if published else None
         item = FeedItem(url, source, title, when, hint)

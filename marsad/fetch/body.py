@@ -63,7 +63,7 @@ def content_encoding(headers: httpx.Headers) -> str:
         return ""
     if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
         raise FetchError(f"unsupported content-encoding {', '.join(codings)}")
-    return codings[0]
+    return str(codings[0])
 
 
 async def read_limited(resp: httpx.Response, limit: int) -> bytes:

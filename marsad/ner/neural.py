@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,7 +106,9 @@ class NeuralTagger(nn.Module):
     def __init__(self, cfg: NeuralConfig, vocab: Vocab, vectors: torch.Tensor) -> None:
         super().__init__()
         self.cfg = cfg
-        self.words = nn.Embedding.from_pretrained(vectors, freeze=True, padding_idx=0)
+        self.words = nn.Embedding.from_pretrained(  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+            vectors, freeze=True, padding_idx=0
+        )
         self.chars = nn.Embedding(len(vocab.chars), cfg.char_dim, padding_idx=0)
         self.conv = nn.Conv1d(cfg.char_dim, cfg.char_filters, kernel_size=3, padding=1)
         self.clusters = nn.ModuleList(
@@ -129,7 +132,7 @@ class NeuralTagger(nn.Module):
         )
         self.out = nn.Linear(2 * cfg.hidden, len(LABELS))
 
-    def encode_types(self, feats: Sequence[tuple]) -> torch.Tensor:
+    def encode_types(self, feats: Sequence[tuple[Any, ...]]) -> torch.Tensor:
         """One vector per word type (rows follow `feats`)."""
         words = torch.tensor([f[0] for f in feats])
         stems = torch.tensor([f[1] for f in feats])
@@ -167,7 +170,8 @@ class NeuralTagger(nn.Module):
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         h, _ = self.lstm(packed)
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=index.shape[1])
-        return self.out(self.drop(h))
+        logits: torch.Tensor = self.out(self.drop(h))
+        return logits
 
 
 def batch_tensors(

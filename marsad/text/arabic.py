@@ -121,7 +121,7 @@ def _fold_char(ch: str, level: str) -> str:
     out = "".join(_DIGITS.get(c, c) for c in out)
     if level == "aggressive":
         out = "".join(_AGGRESSIVE_EXTRA.get(c, c) for c in out)
-        out = normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(out)))
+        out = str(normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(out))))
     return out
 
 
