@@ -1,7 +1,8 @@
 """Retry failures: fetch again the URLs that failed in one run or in a time window.
 
-Failures are read from DIR/failures. A failed feed, sitemap or homepage is discovered
-again (its new items are fetched); a failed article URL is fetched again. URLs stored since
+Failures are read from DIR/failures (through `marsad.dataset`, so any output URI works).
+By the failure's `kind`, a failed feed, sitemap or homepage is discovered again (its new
+items are fetched); a failed article URL is fetched again. URLs stored since
 they failed are skipped, so retrying twice stores nothing twice. Each retry is a new run:
 its own failures land in DIR/failures under its own run id.
 """
@@ -9,6 +10,7 @@ its own failures land in DIR/failures under its own run id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger
@@ -43,7 +45,7 @@ def read_failures(out: str, run_id: str | None, window: DateWindow | None) -> pl
     """The failure rows of a run and/or a window, latest per URL; empty frame when none."""
     since = as_utc(window.since) if window and window.since else None
     table = read_dataset(out, "failures", since=since.date() if since else None)
-    lf = pl.from_arrow(table).lazy()
+    lf = pl.DataFrame(table).lazy()
     if run_id:
         lf = lf.filter(pl.col("run_id") == run_id)
     if since is not None:
@@ -51,22 +53,35 @@ def read_failures(out: str, run_id: str | None, window: DateWindow | None) -> pl
     if window and window.until:
         lf = lf.filter(pl.col("at") < as_utc(window.until))
     return (
-        lf.select("url", "source", "error", "at")
+        lf.select("url", "source", "error", "kind", "at")
         .sort("at")
         .unique(subset=["url"], keep="last", maintain_order=True)
         .collect()
     )
 
 
+def failure_kind(row: dict[str, Any]) -> str:
+    """A failure row's kind. Rows from files before schema version 3 have no `kind` (it
+    reads as null): for them, the old way, the text before the first colon of the error
+    (`feed: HTTP 404` -> feed); anything else there was an article."""
+    kind = row.get("kind")
+    if kind is not None:
+        return str(kind)
+    prefix = str(row["error"]).split(":", 1)[0]
+    return prefix if prefix in DISCOVERY_KINDS else "article"
+
+
 def plan_retry(failures: pl.DataFrame) -> RetryPlan:
-    """Discovery failures (`feed: …`, `sitemap: …`, `homepage: …`) become one-off sources."""
+    """Failed feeds, sitemaps and homepages become one-off sources to discover again; failed
+    articles are fetched again. A robots.txt failure needs no retry of its own: robots.txt
+    is read again whenever its host is next visited."""
     plan = RetryPlan()
     per_source: dict[str, dict[str, list[str]]] = {}
     for row in failures.iter_rows(named=True):
-        kind = row["error"].split(":", 1)[0]
+        kind = failure_kind(row)
         if kind in DISCOVERY_KINDS:
             per_source.setdefault(row["source"], {}).setdefault(kind, []).append(row["url"])
-        else:
+        elif kind != "robots":
             plan.items.append(FeedItem(url=row["url"], source=row["source"]))
     for name, kinds in sorted(per_source.items()):
         homepages = kinds.get("homepage", [])

@@ -20,15 +20,14 @@ import pyarrow as pa
 from marsad.dataset import (
     DATASETS,
     Location,
-    Transaction,
     conform,
     list_partitions,
     part_name,
     read_rows,
     resolve,
-    writer_lock,
 )
 from marsad.schema import SCHEMAS, SORT_KEYS
+from marsad.transaction import Transaction, writer_lock
 
 FILE_COL = "__file"
 

@@ -10,8 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 STAGES = ("fetch", "extract", "normalise", "tag", "store")
+
+FailureKind = Literal["article", "feed", "sitemap", "homepage", "robots"]
+"""What a failure's URL was: an article page, or a feed, sitemap or homepage being discovered.
+
+"robots" is reserved for a failure whose URL is a robots.txt itself. No stage records one
+today: an unreadable robots.txt fails the URL it guards (an article, feed, sitemap or
+homepage), and that failure keeps the kind of that URL.
+"""
+KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
 
 
 @dataclass(slots=True)
@@ -66,7 +76,10 @@ class Failure:
     attempts: int
     run_id: str
     at: datetime
+    kind: FailureKind = "article"  # last, so positional constructors keep working
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown failure kind {self.kind!r}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
-"""1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset."""
+SCHEMA_VERSION = "3"
+"""1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset.
+3: `kind` added to failures."""
 
 ENTITY_TYPE = pa.struct(
     [
@@ -73,6 +74,13 @@ FAILURES = pa.schema(
         _f("attempts", pa.int32(), "Attempts made in this run.", False),
         _f("run_id", pa.string(), "Id of the run.", False),
         _f("at", TS, "When the failure was recorded, UTC.", False),
+        _f(
+            "kind",
+            pa.string(),
+            "What the URL was: article, feed, sitemap, homepage or robots; null in files "
+            "before version 3, where a discovery failure's `error` starts with `feed:`, "
+            "`sitemap:` or `homepage:`.",
+        ),
     ]
 )
 
@@ -90,4 +98,5 @@ def type_name(t: pa.DataType) -> str:
 
 
 def description(f: pa.Field) -> str:
-    return (f.metadata or {}).get(b"description", b"").decode()
+    meta: dict[bytes, bytes] = f.metadata or {}
+    return meta.get(b"description", b"").decode()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import date, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,17 +23,16 @@ from marsad.compact import compact_locked, partition_files
 from marsad.dataset import (
     DATASETS,
     Location,
-    Transaction,
     list_partitions,
     part_name,
     read_file,
     read_rows,
     resolve,
-    writer_lock,
 )
 from marsad.dedup import DayDupIndex
 from marsad.record import Article, Failure
 from marsad.schema import SCHEMAS, SORT_KEYS
+from marsad.transaction import Transaction, writer_lock
 
 MAX_FILES = 12  # files per partition and dataset before the store step compacts it
 # The store step merges only a crowded partition's smallest files, up to this many bytes on
@@ -55,7 +54,7 @@ def _partition_date(art: Article) -> date:
     return (art.published_at or art.fetched_at).date()
 
 
-def article_rows(articles: Iterable[Article]) -> list[dict]:
+def article_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
     return [
         {
             "article_id": a.article_id,
@@ -87,7 +86,7 @@ def article_rows(articles: Iterable[Article]) -> list[dict]:
     ]
 
 
-def mention_rows(articles: Iterable[Article]) -> list[dict]:
+def mention_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
     return [
         {
             "article_id": a.article_id,
@@ -105,8 +104,20 @@ def mention_rows(articles: Iterable[Article]) -> list[dict]:
     ]
 
 
-def failure_rows(failures: Iterable[Failure]) -> list[dict]:
-    return [asdict(f) for f in failures]
+def failure_rows(failures: Iterable[Failure]) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": f.url,
+            "source": f.source,
+            "stage": f.stage,
+            "error": f.error,
+            "attempts": f.attempts,
+            "run_id": f.run_id,
+            "at": f.at,
+            "kind": f.kind,
+        }
+        for f in failures
+    ]
 
 
 ROWS = {"articles": article_rows, "mentions": mention_rows}
@@ -116,7 +127,7 @@ def _sorted(table: pa.Table, dataset: str) -> pa.Table:
     return table.sort_by([(SORT_KEYS[dataset], "ascending")])
 
 
-def to_table(rows: list[dict], dataset: str) -> pa.Table:
+def to_table(rows: list[dict[str, Any]], dataset: str) -> pa.Table:
     return _sorted(pa.Table.from_pylist(rows, schema=SCHEMAS[dataset]), dataset)
 
 
@@ -195,9 +206,9 @@ class Writer:
             fresh = list(chosen.values())
             if fresh:
                 self._index_dups({_partition_date(a) for a in fresh})
-                for art in fresh:
+                for aid, art in chosen.items():
                     art.dup_group = self._dups.assign(
-                        art.article_id, _partition_date(art), art.title, art.text
+                        aid, _partition_date(art), art.title, art.text
                     )
                 dropped = self._dups.trim()  # memory stays bounded in a long-lived worker
                 self._dup_indexed = {f for f in self._dup_indexed if _day_of(f[0]) not in dropped}
@@ -224,7 +235,7 @@ class Writer:
         for f in failures:
             fails_by_part[partition_of(f.at.date())].append(f)
         current = partition_files(self.loc)
-        empty = {d: [] for d in DATASETS}
+        empty: dict[str, list[str]] = {d: [] for d in DATASETS}
         parts = sorted(victims.keys() | new_by_part.keys() | fails_by_part.keys())
         names = {part: current.get(part, empty) for part in parts}
         final = {part: _free_name(names[part], run_id, seq) for part in parts}
@@ -295,8 +306,12 @@ _WRITERS: dict[str, Writer] = {}
 
 
 def writer_for(out: str | os.PathLike[str]) -> Writer:
-    """The process's writer for `out` (its caches make each batch read only new files)."""
-    key = os.fspath(out)
+    """The process's writer for `out` (its caches make each batch read only new files).
+
+    Keyed by the resolved output, so `file:///srv/marsad`, `/srv/marsad` and a relative path
+    to it share one writer."""
+    loc = resolve(out)
+    key = f"{loc.fs.type_name}:{loc.root}"
     if key not in _WRITERS:
-        _WRITERS[key] = Writer(out)
+        _WRITERS[key] = Writer(loc)
     return _WRITERS[key]

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from storefactory import article, failure
 
 from marsad.compact import compact
-from marsad.dataset import JOURNAL, RETIRED, STAGING
+from marsad.transaction import JOURNAL, RETIRED, STAGING
 from marsad.writer import Writer
 
 N = 40  # distinct articles; every round draws from them, so runs overlap and re-process

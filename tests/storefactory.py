@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from marsad.record import Article, Entity, Failure
+from marsad.record import Article, Entity, Failure, FailureKind
 from marsad.urls import article_id_for
 
 WORDS = (  # noqa: SIM905
@@ -53,5 +53,23 @@ def article(
     )
 
 
-def failure(url: str, day: int = 3, run_id: str = "r1") -> Failure:
-    return Failure(url, "s", "fetch", "HTTP 404", 1, run_id, datetime(2026, 1, day, tzinfo=UTC))
+def failure(
+    url: str,
+    day: int = 3,
+    run_id: str = "r1",
+    kind: FailureKind = "article",
+    error: str = "HTTP 404",
+    source: str = "s",
+) -> Failure:
+    at = datetime(2026, 1, day, tzinfo=UTC)
+    return Failure(url, source, "fetch", error, 1, run_id, at, kind)
+
+
+def burst(now: datetime, recent: int = 8, entity_id: str = "Q1") -> list[Article]:
+    """`recent` articles in the 5 hours before `now` (inside a 6-hour window) and one 3 days
+    before (the baseline), each mentioning فؤاد حسين (linked to `entity_id`) and بغداد."""
+    arts = [article(i, entity_id=entity_id) for i in range(recent + 1)]
+    for i, art in enumerate(arts[:recent]):
+        art.published_at = now - timedelta(hours=1 + i % 5)
+    arts[recent].published_at = now - timedelta(days=3)
+    return arts

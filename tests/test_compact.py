@@ -15,8 +15,9 @@ from storefactory import article, failure
 from marsad import dataset
 from marsad.cli import main
 from marsad.compact import compact
-from marsad.dataset import Transaction, resolve, writer_lock
+from marsad.dataset import resolve
 from marsad.schema import SCHEMA_VERSION, SCHEMAS
+from marsad.transaction import Transaction, writer_lock
 from marsad.writer import Writer, article_rows, mention_rows, to_table
 
 

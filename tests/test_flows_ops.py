@@ -101,6 +101,8 @@ def test_retry_failures_of_a_run(site: Site, tmp_path: Path) -> None:
         "logo.png",
         "late-feed.tmpl.xml",
     }
+    kinds = dict(zip(before["url"].str.split("/").list.last(), before["kind"], strict=True))
+    assert kinds == {"late.html": "article", "logo.png": "article", "late-feed.tmpl.xml": "feed"}
     # the publisher fixes the missing page and the missing feed
     late = site.root / "articles" / "late.html"
     late_feed = site.root / "late-feed.tmpl.xml"
@@ -129,6 +131,29 @@ def test_retry_failures_of_a_run(site: Site, tmp_path: Path) -> None:
         out=str(out), run_id=site.run_id, allow_private_networks=True, settings=FAST
     )
     assert again["stored"] == 0 and _scan(out).height == 7
+
+
+def test_retry_failures_with_a_file_uri_output(site: Site, tmp_path: Path) -> None:
+    """The same output given as file://: failures read, articles and new failures written
+    in the folder itself (not under a relative `file:` directory), each failure typed."""
+    from marsad.flows.retry_failures import retry_failures
+
+    out = _copy(site, tmp_path)
+    late = site.root / "articles" / "late.html"
+    late.write_text(LATE_ARTICLE, encoding="utf-8")  # fixed; the late feed stays missing
+    try:
+        result = retry_failures(
+            out=out.as_uri(), run_id=site.run_id, allow_private_networks=True, settings=FAST
+        )
+    finally:
+        late.unlink()
+    assert result["stored"] == 1 and _scan(out).height == 7
+    assert not (Path.cwd() / "file:").exists() and not (tmp_path / "file:").exists()
+    after = pl.read_parquet(f"{out}/failures/**/*.parquet").filter(
+        pl.col("run_id") == result["run_id"]
+    )
+    got = sorted(zip(after["url"].str.split("/").list.last(), after["kind"], strict=True))
+    assert got == [("late-feed.tmpl.xml", "feed"), ("logo.png", "article")]
 
 
 def test_retry_failures_needs_a_run_or_a_window(site: Site, tmp_path: Path) -> None:

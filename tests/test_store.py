@@ -14,9 +14,9 @@ import polars as pl
 import pyarrow.parquet as pq
 from storefactory import article, failure
 
-from marsad.dataset import JOURNAL, RETIRED, STAGING
 from marsad.schema import ARTICLES, MENTIONS, SCHEMA_VERSION
 from marsad.store import MAX_FILES, Writer, known_ids, store_articles, write_failures
+from marsad.transaction import JOURNAL, RETIRED, STAGING
 
 TESTS = Path(__file__).resolve().parent
 

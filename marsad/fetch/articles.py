@@ -43,7 +43,7 @@ async def fetch_articles(
                 else:
                     attempts += state.clear_retry(item.url)
             failures.append(
-                Failure(item.url, item.source, "fetch", reason, attempts, run_id, now())
+                Failure(item.url, item.source, "fetch", reason, attempts, run_id, now(), "article")
             )
 
         async def one(item: FeedItem) -> None:
@@ -57,6 +57,7 @@ async def fetch_articles(
                         q.attempts,
                         run_id,
                         now(),
+                        "article",
                     )
                 )
                 return

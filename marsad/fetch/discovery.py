@@ -13,7 +13,7 @@ from marsad.fetch.feeds import NotAFeed, discover_feed_links, parse_feed, sniff,
 from marsad.fetch.http import FetchError, Response, now
 from marsad.fetch.session import Session
 from marsad.fetch.sitemaps import parse_sitemap
-from marsad.record import Failure, FeedItem
+from marsad.record import Failure, FailureKind, FeedItem
 from marsad.settings import Settings
 from marsad.sources import Source
 
@@ -38,14 +38,17 @@ class _Discoverer:
         self.started = now()
         self.sitemap_budget: dict[str, int] = {}  # sitemap fetches left per source
 
-    def fail(self, url: str, src: Source, what: str, exc: FetchError | NotAFeed) -> None:
+    def fail(self, url: str, src: Source, what: FailureKind, exc: FetchError | NotAFeed) -> None:
+        """A discovery failure: its kind is what `url` was (an unreadable robots.txt included:
+        the feed, sitemap or homepage it guards is what failed); the error keeps its
+        "<kind>: " prefix for people reading it."""
         reason = exc.reason if isinstance(exc, FetchError) else str(exc)
         attempts = exc.attempts if isinstance(exc, FetchError) else 1
         self.result.failures.append(
-            Failure(url, src.name, "fetch", f"{what}: {reason}", attempts, self.run_id, now())
+            Failure(url, src.name, "fetch", f"{what}: {reason}", attempts, self.run_id, now(), what)
         )
 
-    async def _get(self, url: str, src: Source, what: str) -> Response | None:
+    async def _get(self, url: str, src: Source, what: FailureKind) -> Response | None:
         try:
             resp = await self.s.get(url, src.name, conditional=what != "homepage")
         except FetchError as exc:
@@ -128,6 +131,7 @@ class _Discoverer:
                     resp.attempts,
                     self.run_id,
                     now(),
+                    "homepage",
                 )
             )
         await asyncio.gather(
