@@ -9,6 +9,10 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from marsad.settings import Settings
 
 # Prefect's telemetry makes noise and SQLite locks; set before prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -31,6 +35,12 @@ def _iso_date(value: str) -> str:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
 
 
+SETTINGS_HELP = (
+    "settings YAML file (any Settings field: watchlist, batch_size, per_host_delay_s, ...); "
+    "--batch-size and --runner override it, --allow-private-networks opens what it keeps shut"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="marsad", description="Media monitoring for Arabic news.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -48,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run.add_argument("--runner", default=None, help="threads, processes, dask or tcp://host:port")
+    run.add_argument("--settings", default=None, metavar="FILE", help=SETTINGS_HELP)
 
     serve = sub.add_parser("serve", help="scheduled deployments + operator flows (Prefect server)")
     serve.add_argument("--sources", required=True, help="sources YAML file")
@@ -63,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timezone", default="UTC", help="IANA timezone of the schedules")
     serve.add_argument(
         "--port", type=_positive_int, default=4200, help="local server port (if one is started)"
+    )
+    serve.add_argument(
+        "--settings",
+        default=None,
+        metavar="FILE",
+        help="settings YAML file: the deployments' `settings` parameter",
     )
 
     comp = sub.add_parser("compact", help="merge each date partition's files into one")
@@ -90,7 +107,8 @@ def _print_summary(result: dict[str, object], out: str) -> None:
         f"stored {result['stored']} articles, {result['failed']} failures, "
         f"{result['skipped']} already stored -> {out}"
     )
-    for row in result.get("sources", []):  # type: ignore[union-attr]
+    rows = cast("list[dict[str, object]]", result.get("sources", []))
+    for row in rows:
         reasons = f" ({row['failure reasons']})" if row["failure reasons"] else ""
         print(
             f"  {row['source']}: fetched {row['fetched']}, stored {row['stored']}, "
@@ -98,29 +116,40 @@ def _print_summary(result: dict[str, object], out: str) -> None:
         )
 
 
+def run_settings_from(args: argparse.Namespace) -> Settings:
+    """`marsad run`'s settings: the --settings file (else the defaults), then --batch-size and
+    --runner over it. --allow-private-networks is not folded in: it is the flow's parameter,
+    and the flow's `run_settings` is the one place where it meets the settings."""
+    from marsad.settings import Settings, SettingsError, load_settings
+
+    settings = load_settings(args.settings) if args.settings else Settings()
+    updates: dict[str, object] = {}
+    if args.batch_size is not None:
+        updates["batch_size"] = args.batch_size
+    if args.runner is not None:
+        updates["runner"] = args.runner
+    if not updates:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(exclude_unset=True), **updates})
+    except ValueError:
+        from marsad.flows.runners import RUNNER_HELP
+
+        raise SettingsError(f"--runner {args.runner!r}: expected {RUNNER_HELP}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from marsad.settings import Settings
+    from marsad.settings import SettingsError
     from marsad.sources import SourcesError, load_sources
 
-    try:
-        load_sources(args.sources)  # fail fast, before Prefect starts
-    except SourcesError as exc:
+    try:  # fail fast, before Prefect starts
+        load_sources(args.sources)
+        settings = run_settings_from(args)
+    except (SourcesError, SettingsError) as exc:
         print(f"marsad: error: {exc}", file=sys.stderr)
         return 2
     from marsad.flows.monitor import monitor
-    from marsad.flows.runners import RUNNER_HELP
 
-    settings = Settings(allow_private_networks=args.allow_private_networks)
-    if args.batch_size:
-        settings = settings.model_copy(update={"batch_size": args.batch_size})
-    if args.runner:
-        try:
-            settings = Settings.model_validate({**settings.model_dump(), "runner": args.runner})
-        except ValueError:
-            print(
-                f"marsad: error: --runner {args.runner!r}: expected {RUNNER_HELP}", file=sys.stderr
-            )
-            return 2
     result = monitor(
         sources=args.sources,
         out=args.out,
@@ -133,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from marsad.serve import ServeError, serve
+    from marsad.settings import SettingsError
     from marsad.sources import SourcesError
 
     try:
@@ -143,8 +173,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.schedule,
             args.timezone,
             args.port,
+            settings_file=args.settings,
         )
-    except (SourcesError, ServeError) as exc:
+    except (SourcesError, SettingsError, ServeError) as exc:
         print(f"marsad: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -159,12 +190,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sources = Path(tmp) / "demo-sources.yaml"
         sources.write_text(demo_sources_yaml(base), encoding="utf-8")
         print(f"demo site at {base}")
-        settings = Settings(
-            allow_private_networks=True,
-            per_host_delay_s=0.0,
-            per_host_concurrency=4,
-            backoff_base_s=0.05,
-        )
+        settings = Settings(per_host_delay_s=0.0, per_host_concurrency=4, backoff_base_s=0.05)
         result = monitor(
             sources=str(sources), out=args.out, allow_private_networks=True, settings=settings
         )

@@ -6,7 +6,8 @@ talks to the server PREFECT_API_URL names; with none configured it starts a loca
 It then registers one monitor deployment per source group (each on its own cron schedule
 and timezone, never overlapping itself) plus backfill, reprocess and retry-failures
 deployments for Custom runs from the UI, and runs their flow runs in subprocesses until
-interrupted.
+interrupted. With `--settings FILE`, the file's settings are every deployment's `settings`
+parameter (the UI's Custom run form starts from them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from marsad.settings import Settings, load_settings
 from marsad.sources import Source, load_sources
 
 DEFAULT_CRON = "0 * * * *"  # hourly
@@ -56,12 +58,13 @@ def parse_schedule(spec: str, default_tz: str) -> GroupSchedule:
 
 
 def _check_cron(cron: str) -> str:
-    from prefect.schedules import validate_cron_string
+    from prefect.schedules import Cron
 
     try:
-        return validate_cron_string(cron)
+        Cron(cron)  # validates the expression
     except ValueError as exc:
         raise ServeError(f"invalid cron {cron!r}: {exc}") from None
+    return cron
 
 
 def _check_tz(tz: str) -> str:
@@ -90,30 +93,43 @@ def group_schedules(
     return out
 
 
+def settings_parameter(settings: Settings | None) -> dict[str, Any]:
+    """The deployments' `settings` parameter: the fields a settings file set, as JSON (none:
+    no parameter, the flows' defaults). `allow_private_networks` rides along as the file says
+    it; the flows' `run_settings` is where it meets the `allow_private_networks` parameter."""
+    if settings is None:
+        return {}
+    return {"settings": settings.model_dump(mode="json", exclude_unset=True)}
+
+
 def build_deployments(
     sources: str,
     out: str,
     allow_private_networks: bool,
     schedules: list[GroupSchedule],
+    settings: Settings | None = None,
 ) -> list[Any]:
     """The RunnerDeployments `marsad serve` registers and runs."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.deployments.runner import EntrypointType
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
     from marsad.flows.backfill import backfill
     from marsad.flows.monitor import monitor
     from marsad.flows.reprocess import reprocess
     from marsad.flows.retry_failures import retry_failures
 
-    common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["marsad"]}
-    net = {"sources": sources, "out": out, "allow_private_networks": allow_private_networks}
+    common: dict[str, Any] = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["marsad"]}
+    opts = settings_parameter(settings)
+    net = {"sources": sources, "out": out, "allow_private_networks": allow_private_networks, **opts}
     deployments = [
         monitor.to_deployment(
             name=f"monitor-{s.group}",
             schedule=Cron(s.cron, timezone=s.timezone),
             parameters={**net, "group": s.group},
-            concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="CANCEL_NEW"),
+            concurrency_limit=ConcurrencyLimitConfig(
+                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+            ),
             description=f"Monitor the sources of group {s.group!r}: {s.cron} ({s.timezone}).",
             **common,
         )
@@ -128,14 +144,14 @@ def build_deployments(
         ),
         reprocess.to_deployment(
             name="reprocess",
-            parameters={"out": out},
+            parameters={"out": out, **opts},
             concurrency_limit=1,
             description="Re-extract, normalise, tag and store from the WARC archive; no fetching.",
             **common,
         ),
         retry_failures.to_deployment(
             name="retry-failures",
-            parameters={"out": out, "allow_private_networks": allow_private_networks},
+            parameters={"out": out, "allow_private_networks": allow_private_networks, **opts},
             description="Fetch again the failures of a run (run_id) or a time window.",
             **common,
         ),
@@ -230,9 +246,11 @@ def serve(
     timezone: str = "UTC",
     port: int = 4200,
     home: Path | None = None,
+    settings_file: str | None = None,
 ) -> None:
     """Register the deployments and run their flow runs until interrupted (Ctrl-C, SIGTERM)."""
     srcs = load_sources(sources)  # a bad sources file fails here, before any server starts
+    settings = load_settings(settings_file) if settings_file else None  # and a bad settings file
     overrides = {s.group: s for s in (parse_schedule(x, timezone) for x in schedule_specs or [])}
     schedules = group_schedules(srcs, overrides, timezone)
     sources = str(Path(sources).resolve())
@@ -240,22 +258,27 @@ def serve(
     api = configured_api_url()
     if api:
         wait_healthy(api, 30)
-        _serve_on(api, sources, out, allow_private_networks, schedules)
+        _serve_on(api, sources, out, allow_private_networks, schedules, settings)
         return
     with local_server(home or default_home(out), port) as api:
         print(f"started a local Prefect server; UI at {api.removesuffix('/api')}", flush=True)
-        _serve_on(api, sources, out, allow_private_networks, schedules)
+        _serve_on(api, sources, out, allow_private_networks, schedules, settings)
 
 
 def _serve_on(
-    api: str, sources: str, out: str, allow_private: bool, schedules: list[GroupSchedule]
+    api: str,
+    sources: str,
+    out: str,
+    allow_private: bool,
+    schedules: list[GroupSchedule],
+    settings: Settings | None,
 ) -> None:
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     os.environ["PREFECT_API_URL"] = api  # the flow-run subprocesses inherit it
     with temporary_settings(updates={PREFECT_API_URL: api}):
-        deployments = build_deployments(sources, out, allow_private, schedules)
+        deployments = build_deployments(sources, out, allow_private, schedules, settings)
         for s in schedules:
             print(f"monitor-{s.group}: {s.cron} ({s.timezone})", flush=True)
         print(f"serving {len(deployments)} deployments on {api}; Ctrl-C stops", flush=True)

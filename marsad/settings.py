@@ -1,12 +1,23 @@
-"""All tunable options in one settings object, so every stage reads the same values."""
+"""All tunable options in one settings object, so every stage reads the same values.
+
+A settings file (`marsad run|serve --settings FILE.yaml`) sets any of them by name:
+
+    batch_size: 20
+    per_host_delay_s: 2.0
+    watchlist: newsroom-watchlist.yaml   # relative to the settings file's folder
+
+Unknown keys and bad values are errors naming the file, the line and the key.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from marsad import __version__
+from marsad.yamlfile import compose, describe, duplicate_key, line_of, load_mapping, read_text
 
 CONTACT_URL = "https://github.com/marsad-news/marsad"
 
@@ -77,3 +88,48 @@ class Settings(BaseModel):
         default=None,
         description="Watchlist YAML for entity linking; None = the shipped seeds/watchlist.yaml.",
     )
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message is meant for the operator."""
+
+
+def parse_settings(text: str, path: str = "<settings>") -> Settings:
+    """Settings from YAML text: a mapping of Settings fields (an empty file: the defaults)."""
+    expected = "a mapping of settings (key: value)"
+    raw = load_mapping(text, path, None, SettingsError, expected=expected, empty_ok=True)
+    tree = compose(text)
+    dup = duplicate_key(tree)
+    if dup:
+        raise SettingsError(f"{path}:{dup[1]}: key {dup[0]!r}: given twice")
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        found = [(line_of(tree, e["loc"]) or 0, e) for e in exc.errors()]
+        found.sort(key=lambda x: x[0])  # in the file's order
+        lines = [describe(path, raw, e, line=n or None) for n, e in found]
+        raise SettingsError("\n".join(lines)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a settings file, and the watchlist it names.
+
+    A relative `watchlist` is taken from the settings file's folder and made absolute, so
+    the settings mean the same from any working directory (a served flow run's, say).
+    """
+    p = Path(path)
+    text = read_text(p, "settings", SettingsError)
+    settings = parse_settings(text, str(p))
+    if settings.watchlist is None:
+        return settings
+    watchlist = str((p.parent / settings.watchlist).resolve())
+    settings = settings.model_copy(update={"watchlist": watchlist})
+    from marsad.watchlist import WatchlistError, load_watchlist
+
+    try:
+        load_watchlist(watchlist)
+    except WatchlistError as exc:
+        line = line_of(compose(text), ["watchlist"])
+        where = str(p) if line is None else f"{p}:{line}"
+        raise SettingsError(f"{where}: key 'watchlist': {exc}") from None
+    return settings

@@ -1,12 +1,15 @@
-"""Reading the user's YAML files (sources, watchlist) with errors that point at the mistake.
+"""Reading the user's YAML files (sources, watchlist, settings) with errors that point at the
+mistake.
 
-Both files are lists of entries validated by pydantic; an operator needs the file, the entry
-(its number and name) and the key in the message, not a pydantic traceback.
+The sources and watchlist files are lists of entries validated by pydantic; the settings file
+is one flat mapping. An operator needs the file, the entry (its number and name), the key and,
+where it helps, the line in the message, not a pydantic traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +25,100 @@ def read_text(path: Path, what: str, error: type[Exception]) -> str:
         raise error(f"{path}: cannot read: {exc}") from exc
 
 
-def load_mapping(text: str, path: str, list_key: str, error: type[Exception]) -> dict[str, Any]:
+def load_mapping(
+    text: str,
+    path: str,
+    list_key: str | None,
+    error: type[Exception],
+    *,
+    expected: str | None = None,
+    empty_ok: bool = False,
+) -> dict[str, Any]:
+    """The file's top-level mapping; `expected` describes it in the error (default: a mapping
+    with a `list_key` list); `empty_ok` reads an empty file (or only comments) as {}."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None and empty_ok:
+        return {}
     if not isinstance(raw, dict):
-        article = "an" if list_key[0] in "aeiou" else "a"
-        raise error(f"{path}: expected a mapping with {article} {list_key!r} list")
+        if expected is None:
+            name = list_key or "entries"
+            article = "an" if name[0] in "aeiou" else "a"
+            expected = f"a mapping with {article} {name!r} list"
+        raise error(f"{path}: expected {expected}")
     return raw
 
 
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of `text` (positions kept), or None when it does not parse."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+
+
+def line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
+    """1-based line of the item at `loc` (mapping keys, list indexes) in a composed tree.
+
+    A mapping key gives the line of the key; a path that stops existing part-way gives the
+    line of its deepest existing part; None when not even the first part exists.
+    """
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if _scalar(kv[0]) == str(part)), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def duplicate_key(node: yaml.Node | None) -> tuple[str, int] | None:
+    """The first top-level key given twice (YAML keeps the last in silence), with its line."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    seen: set[str] = set()
+    for key, _value in node.value:
+        name = _scalar(key)
+        if name is None:
+            continue
+        if name in seen:
+            return name, key.start_mark.line + 1
+        seen.add(name)
+    return None
+
+
+def _scalar(node: yaml.Node) -> str | None:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+
+
 def describe(
-    path: str, raw: Any, err: dict[str, Any], list_key: str, item: str, name_key: str
+    path: str,
+    raw: Any,
+    err: Mapping[str, Any],
+    list_key: str | None = None,
+    item: str = "entry",
+    name_key: str = "name",
+    line: int | None = None,
 ) -> str:
-    """One pydantic error as 'FILE: ITEM #n ('name'): key 'k': message'."""
+    """One pydantic error as 'FILE[:LINE]: ITEM #n ('name'): key 'k': message'.
+
+    The ITEM part is there for files that are a list under `list_key`; `err` is one entry of
+    `ValidationError.errors()`.
+    """
     loc = list(err.get("loc", ()))
-    where = path
-    if len(loc) >= 2 and loc[0] == list_key and isinstance(loc[1], int):
+    where = path if line is None else f"{path}:{line}"
+    if list_key is not None and len(loc) >= 2 and loc[0] == list_key and isinstance(loc[1], int):
         name = None
         with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
             name = raw[list_key][loc[1]].get(name_key)

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
+
+from marsad.cli import build_parser, run_settings_from
+from marsad.demo import demo_sources_yaml
+from marsad.settings import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def marsad(*args: str) -> subprocess.CompletedProcess[str]:
+def marsad(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "marsad.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "marsad.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -54,3 +64,90 @@ def test_extract_refuses_link_local_urls(url: str) -> None:
     proc = marsad("extract", "--allow-private-networks", url)
     obj = json.loads(proc.stdout)
     assert "link-local" in obj["error"]
+
+
+def test_run_refuses_a_bad_settings_file_before_prefect_starts(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {name: a, feeds: ['https://a.example/rss']}\n", "utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("batch_size: 10\nper_host_dealy_s: 0\n", encoding="utf-8")
+    home = tmp_path / "prefect-home"
+    out = tmp_path / "out"
+    args = ("run", "--sources", str(sources), "--out", str(out), "--settings", str(bad))
+    proc = marsad(*args, env={"PREFECT_HOME": str(home)})
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"marsad: error: {bad}:2: key 'per_host_dealy_s': unknown key"
+    ]
+    assert not out.exists()
+    assert not list(home.rglob("*.db"))  # no Prefect server (ephemeral or not) ever started
+
+    proc = marsad(*args[:-1], str(tmp_path / "none.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"marsad: error: {tmp_path / 'none.yaml'}: no such settings file"
+
+
+def _settings_args(*extra: str) -> list[str]:
+    return ["run", "--sources", "s.yaml", "--out", "o", *extra]
+
+
+def test_explicit_run_options_override_the_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "batch_size: 7\nrunner: processes\nworkers: 3\nallow_private_networks: true\n", "utf-8"
+    )
+    parse = build_parser().parse_args
+    from_file = run_settings_from(parse(_settings_args("--settings", str(path))))
+    assert (from_file.batch_size, from_file.runner, from_file.workers) == (7, "processes", 3)
+    assert from_file.allow_private_networks  # the file's word: the flow ORs in the CLI flag
+
+    over = run_settings_from(parse(_settings_args("--settings", str(path), "--batch-size", "2")))
+    assert (over.batch_size, over.runner, over.workers) == (2, "processes", 3)
+    over = run_settings_from(parse(_settings_args("--settings", str(path), "--runner", "threads")))
+    assert (over.batch_size, over.runner, over.workers) == (7, "threads", 3)
+    assert over.allow_private_networks
+
+    # the flag is the flow's parameter, never folded into the settings here
+    flag = run_settings_from(parse(_settings_args("--allow-private-networks")))
+    assert not flag.allow_private_networks
+    with pytest.raises(SettingsError, match="--runner 'yarn': expected threads"):
+        run_settings_from(parse(_settings_args("--settings", str(path), "--runner", "yarn")))
+
+
+@pytest.mark.slow
+def test_run_uses_the_settings_file(tmp_path: Path, demo_site: str) -> None:
+    """batch_size and a watchlist (relative to the settings file) from --settings reach the
+    flow: the articles link to the custom watchlist's id, in one file per 2-item batch."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(demo_sources_yaml(demo_site), encoding="utf-8")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "newsroom.yaml").write_text(
+        "entities:\n  - {id: test-baghdad, type: LOC, name: Baghdad, ar: [بغداد]}\n", "utf-8"
+    )
+    settings = conf / "settings.yaml"
+    settings.write_text(
+        "batch_size: 2\nper_host_delay_s: 0\nbackoff_base_s: 0.01\nner_neural: false\n"
+        "watchlist: newsroom.yaml\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    proc = marsad(
+        *("run", "--sources", str(sources), "--out", str(out)),
+        *("--settings", str(settings), "--allow-private-networks"),
+        env={
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # migrates a new database
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list((tmp_path / "prefect-home").rglob("*.db"))  # what a started Prefect leaves
+    assert f"stored 6 articles, 2 failures, 1 already stored -> {out}" in proc.stdout
+
+    df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
+    linked = {e["entity_id"] for ents in df["entities"] for e in ents if e["entity_id"]}
+    assert linked == {"test-baghdad"}  # the shipped watchlist would give Q1530 and others
+    # 8 URLs to fetch, 2 per batch: four batches, each its own part-<run>-<seq> file
+    seqs = {p.stem.rsplit("-", 1)[1] for p in out.glob("*/date=*/part-*.parquet")}
+    assert seqs == {"00000", "00001", "00002", "00003"}

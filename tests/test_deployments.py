@@ -61,7 +61,9 @@ def _deployments(api: str) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in resp.json()}
 
 
-def _wait(what: str, check: Any, timeout_s: float, proc: subprocess.Popen | None = None) -> Any:
+def _wait(
+    what: str, check: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -75,15 +77,19 @@ def _wait(what: str, check: Any, timeout_s: float, proc: subprocess.Popen | None
 
 def _state(api: str, run_id: str) -> str:
     resp = httpx.get(f"{api}/flow_runs/{run_id}", timeout=60)
-    return resp.json()["state_type"] if resp.status_code == 200 else ""
+    return str(resp.json()["state_type"]) if resp.status_code == 200 else ""
 
 
-def _wait_final(api: str, run_id: str, proc: subprocess.Popen, timeout_s: float = 240) -> str:
-    return _wait(
-        f"flow run {run_id}",
-        lambda: (s := _state(api, run_id)) in FINAL and s,
-        timeout_s,
-        proc,
+def _wait_final(
+    api: str, run_id: str, proc: subprocess.Popen[bytes], timeout_s: float = 240
+) -> str:
+    return str(
+        _wait(
+            f"flow run {run_id}",
+            lambda: (s := _state(api, run_id)) in FINAL and s,
+            timeout_s,
+            proc,
+        )
     )
 
 
@@ -99,15 +105,18 @@ def _custom_run(api: str, deployment_id: str, parameters: dict[str, Any]) -> htt
 @pytest.fixture()
 def served(
     prefect_server: str, tmp_path: Path, demo_site: str
-) -> Iterator[tuple[str, subprocess.Popen, Path, Path]]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path, Path]]:
     sources = tmp_path / "sources.yaml"
     sources.write_text(demo_sources_yaml(demo_site), encoding="utf-8")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("".join(f"{k}: {v}\n" for k, v in FAST.items()), encoding="utf-8")
     out = tmp_path / "out"
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "marsad.cli", "serve", "--sources", str(sources)),
             *("--out", str(out), "--allow-private-networks", "--timezone", "Asia/Riyadh"),
+            *("--settings", str(settings)),
         ],
         env=_env(prefect_server),
         cwd=tmp_path,
@@ -123,7 +132,7 @@ def served(
 
 
 def test_serve_registers_runs_alerts_refuses_and_retries(
-    served: tuple[str, subprocess.Popen, Path, Path],
+    served: tuple[str, subprocess.Popen[bytes], Path, Path],
 ) -> None:
     api, proc, _sources, out = served
     names = {"monitor-default", "backfill", "reprocess", "retry-failures"}
@@ -138,6 +147,10 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     assert monitor["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert monitor["parameters"]["group"] == "default"
     assert monitor["parameters"]["out"] == str(out)
+    assert monitor["parameters"]["allow_private_networks"] is True
+    # --settings FILE: every deployment's `settings` parameter is what the file set
+    for name in names:
+        assert deps[name]["parameters"]["settings"] == FAST, name
     # the UI's form: every monitor parameter documented, nested models with field descriptions
     schema = monitor["parameter_openapi_schema"]
     props = schema["properties"]
@@ -170,7 +183,7 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
     assert df.height == 6 and df["article_id"].n_unique() == 6
     assert set(df["run_id"]) == {done}
-    (n,) = duckdb.sql(
+    (n,) = duckdb.execute(
         f"select count(distinct article_id) from read_parquet('{out}/articles/**/*.parquet')"
     ).fetchall()[0]
     assert n == 6
@@ -198,7 +211,8 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
         }
         resp = _post(api, "/events/filter", body)
         resp.raise_for_status()
-        return resp.json()["events"]
+        found: list[dict[str, Any]] = resp.json()["events"]
+        return found
 
     hits = _wait("watchlist hit events", lambda: events("marsad.watchlist.hit"), 60)
     hit = hits[0]
@@ -208,7 +222,9 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     assert all(b["payload"]["recent"] >= 2 for b in bursts)
 
     # a crashed run (its process killed) can be retried from the UI and completes
-    crash = _custom_run(api, monitor["id"], {"settings": FAST}).json()["id"]
+    crash = _custom_run(api, monitor["id"], {}).json()["id"]  # the deployment's settings
+    run = httpx.get(f"{api}/flow_runs/{crash}", timeout=60).json()
+    assert run["parameters"]["settings"] == FAST
     _wait("the run to start", lambda: _state(api, crash) == "RUNNING", 120, proc)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert children, "the served flow run should run in a child process"
@@ -296,7 +312,9 @@ def test_group_schedules_defaults_overrides_and_errors() -> None:
         group_schedules(srcs, {"sports": parse_schedule("sports=* * * * *", "UTC")}, "UTC")
 
 
-def test_serve_refuses_bad_options_before_starting_a_server(tmp_path: Path) -> None:
+def test_serve_refuses_bad_options_before_starting_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from marsad.cli import main
 
     assert main(["serve", "--sources", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
@@ -304,4 +322,38 @@ def test_serve_refuses_bad_options_before_starting_a_server(tmp_path: Path) -> N
     src.write_text("sources:\n  - {name: a, feeds: ['https://a.example/rss']}\n", "utf-8")
     args = ["serve", "--sources", str(src), "--out", str(tmp_path), "--timezone", "Nowhere/X"]
     assert main(args) == 2
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("workers: 2\nrunner: yarn\n", encoding="utf-8")
+    assert (
+        main(["serve", "--sources", str(src), "--out", str(tmp_path), "--settings", str(bad)]) == 2
+    )
+    assert f"marsad: error: {bad}:2: key 'runner'" in capsys.readouterr().err
     assert not (tmp_path / ".prefect").exists()  # no server was started
+
+
+def test_settings_file_becomes_every_deployments_settings_parameter(tmp_path: Path) -> None:
+    from marsad.serve import GroupSchedule, build_deployments
+    from marsad.settings import load_settings
+
+    (tmp_path / "wl.yaml").write_text(
+        "entities:\n  - {id: test-baghdad, type: LOC, name: Baghdad, ar: [بغداد]}\n", "utf-8"
+    )
+    path = tmp_path / "settings.yaml"
+    path.write_text("batch_size: 7\nallow_private_networks: true\nwatchlist: wl.yaml\n", "utf-8")
+    sched = [GroupSchedule("wires", "*/15 * * * *", "UTC")]
+    deps = {d.name: d.parameters for d in build_deployments("s", "o", False, sched)}
+    assert not any("settings" in p for p in deps.values())  # no file: the flows' defaults
+    deps = {
+        d.name: d.parameters for d in build_deployments("s", "o", False, sched, load_settings(path))
+    }
+    want = {
+        "batch_size": 7,
+        "allow_private_networks": True,  # as the file says; the flow's run_settings merges
+        "watchlist": str((tmp_path / "wl.yaml").resolve()),
+    }
+    assert {name: p["settings"] for name, p in deps.items()} == dict.fromkeys(
+        ["monitor-wires", "backfill", "reprocess", "retry-failures"], want
+    )
+    # the CLI flag stays the flows' own parameter, not folded into the settings
+    assert deps["monitor-wires"]["allow_private_networks"] is False
+    assert deps["retry-failures"]["allow_private_networks"] is False

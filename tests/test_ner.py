@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ from marsad.ner import load_tagger
 from marsad.ner.cli import main
 from marsad.ner.conll import read_conll, score, spans
 from marsad.ner.features import Featurizer
+from marsad.ner.model import Tagger
+from marsad.ner.resources import CLUSTER_FILE, DATA_DIR, GAZETTEER_FILE, MODEL_FILE
+from marsad.ner.training_data import (
+    DATA_ENV,
+    TRAIN_FILE,
+    TrainingDataError,
+    resolve_data_dir,
+)
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
 
@@ -169,3 +178,77 @@ def test_pruned_features_give_the_crfs_own_scores() -> None:
         crf.set(pruned)
         got = [crf.marginal(lab, i) for i in range(len(tokens)) for lab in crf.labels()]
         assert got == pytest.approx(want, abs=1e-9)
+
+
+# Hand-written, not from any corpus: enough for a CRF to learn something in a second.
+TINY_TRAIN = (
+    "وصل O\nأحمد B-PERS\nإلى O\nبغداد B-LOC\n. O\n\n"
+    "قالت O\nوزارة B-ORG\nالصحة I-ORG\nفي O\nدمشق B-LOC\n. O\n\n"
+    "زار O\nسامي B-PERS\nالقاهرة B-LOC\n. O\n"
+)
+
+
+def _training_folder(root: Path) -> Path:
+    """A training data folder holding only ANERcorp's train split (a tiny stand-in)."""
+    train = root / TRAIN_FILE
+    train.parent.mkdir(parents=True)
+    train.write_text(TINY_TRAIN, encoding="utf-8")
+    return root
+
+
+def test_train_without_data_location_says_what_to_pass(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert main(["train"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("marsad ner train: error: no training data")
+    assert "--data-dir DIR" in err[0] and f"{DATA_ENV}=DIR" in err[0]
+
+
+def test_train_refuses_a_folder_without_the_train_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert main(["train", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"marsad ner train: error: --data-dir {tmp_path}: no ANERcorp train")
+    assert "\n" not in err
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "elsewhere"))
+    assert main(["train"]) == 2
+    assert f"{DATA_ENV}={tmp_path / 'elsewhere'}:" in capsys.readouterr().err
+
+
+def test_data_dir_argument_wins_over_the_environment(tmp_path: Path) -> None:
+    good = _training_folder(tmp_path / "good")
+    env = {DATA_ENV: str(tmp_path / "other")}
+    assert resolve_data_dir(good, env) == good
+    assert resolve_data_dir(None, {DATA_ENV: str(good)}) == good
+    with pytest.raises(TrainingDataError, match=DATA_ENV):
+        resolve_data_dir(None, env)
+    with pytest.raises(TrainingDataError, match="no training data"):
+        resolve_data_dir(None, {DATA_ENV: ""})
+
+
+@pytest.mark.parametrize("how", ["env", "argument"])
+def test_train_reads_the_folder_it_is_given(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train --reuse --no-neural` on a tiny train split: a CRF trained from that folder."""
+    data = _training_folder(tmp_path / "data")
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in (CLUSTER_FILE, GAZETTEER_FILE):  # --reuse keeps them: no corpus, no name lists
+        shutil.copy(DATA_DIR / name, out / name)
+    args = ["train", "--reuse", "--no-neural", "--out", str(out)]
+    if how == "env":
+        monkeypatch.setenv(DATA_ENV, str(data))
+    else:
+        monkeypatch.setenv(DATA_ENV, str(tmp_path / "not-this-one"))
+        args += ["--data-dir", str(data)]
+    assert main(args) == 0
+    assert (out / MODEL_FILE).stat().st_size < (DATA_DIR / MODEL_FILE).stat().st_size / 10
+    tagger = Tagger(out, neural=False)
+    assert tagger.tag([["وصل", "أحمد", "إلى", "بغداد", "."]]) == [
+        ["O", "B-PERS", "O", "B-LOC", "O"]
+    ]

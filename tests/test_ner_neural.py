@@ -146,3 +146,28 @@ def test_threads_sharing_the_tagger_get_their_own_labels() -> None:
     for t in threads:
         t.join()
     assert not errors and got == want
+
+
+def test_train_neural_without_data_location_says_what_to_pass(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from marsad.ner.train_neural import main
+    from marsad.ner.training_data import DATA_ENV
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert main([]) == 2
+    (err,) = capsys.readouterr().err.splitlines()
+    assert "no training data" in err and "--data-dir DIR" in err and DATA_ENV in err
+
+
+def test_train_module_still_exports_what_it_held_before_the_split() -> None:
+    from marsad.ner import clusters, crf_training, gazetteer, train, training_data, triggers
+
+    assert train.prepare_corpus is clusters.prepare_corpus
+    assert train.train_word2vec is clusters.train_word2vec
+    assert train.split_dev is crf_training.split_dev
+    assert train.build_gazetteer is gazetteer.build_gazetteer
+    assert train.TRAIN_FILE == training_data.TRAIN_FILE
+    assert train.TRIGGERS is triggers.TRIGGERS
+    assert train.SEED == 13
+    assert not hasattr(train, "DEFAULT_SHARED")

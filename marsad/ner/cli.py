@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marsad ner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="rebuild the bundled model from the shared data")
+    tr = sub.add_parser("train", help="rebuild the bundled model from the training data")
     from marsad.ner.resources import DATA_DIR
-    from marsad.ner.train import DEFAULT_SHARED, SEED
+    from marsad.ner.train import SEED
+    from marsad.ner.training_data import DATA_HELP
 
-    tr.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
+    tr.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=DATA_HELP)
     tr.add_argument("--seed", type=int, default=SEED)
     tr.add_argument("--out", type=Path, default=DATA_DIR, help="where the model files go")
     tr.add_argument("--dev", action="store_true", help="hold out last 10%% of train, report dev")
@@ -102,12 +103,19 @@ def main(argv: list[str]) -> int:
     """Entry point: returns a process exit code."""
     args = _parser().parse_args(argv)
     if args.command == "train":
+        from marsad.ner.training_data import TrainingDataError, resolve_data_dir
+
+        try:
+            data_dir = resolve_data_dir(args.data_dir)
+        except TrainingDataError as exc:
+            print(f"marsad ner train: error: {exc}", file=sys.stderr)
+            return 2
         from marsad.ner.train import build
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
         print(
             build(
-                args.data_dir,
+                data_dir,
                 args.out,
                 args.seed,
                 dev=args.dev,

@@ -1,4 +1,5 @@
-"""Train the neural half of the NER ensemble (training only: needs ../shared and gensim).
+"""Train the neural half of the NER ensemble (training only: needs the training data folder,
+--data-dir or $MARSAD_NER_DATA, and gensim).
 
 Dev mode trains on the first 90% of ANERcorp's train split, picks the epoch by dev F1 of the
 network alone and the CRF/network mixing weight by dev F1 of the ensemble (against a CRF also
@@ -24,7 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from marsad.ner.clusters import prepare_corpus, train_word2vec
 from marsad.ner.conll import read_conll, score
+from marsad.ner.crf_training import split_dev
 from marsad.ner.decode import LABEL_INDEX, LABELS, viterbi
 from marsad.ner.features import Featurizer
 from marsad.ner.model import NEURAL_FILE, Tagger
@@ -38,14 +41,8 @@ from marsad.ner.neural import (
     save,
 )
 from marsad.ner.resources import DATA_DIR, load_resources
-from marsad.ner.train import (
-    DEFAULT_SHARED,
-    SEED,
-    TRAIN_FILE,
-    prepare_corpus,
-    split_dev,
-    train_word2vec,
-)
+from marsad.ner.train import SEED
+from marsad.ner.training_data import DATA_HELP, TRAIN_FILE, TrainingDataError, resolve_data_dir
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
 
@@ -155,7 +152,7 @@ def train_model(
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
     order = list(range(len(train.tokens)))
-    best = (-1.0, 0, 1.0, None)
+    best: tuple[float, int, float, dict[str, torch.Tensor] | None] = (-1.0, 0, 1.0, None)
     stale = 0
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -221,7 +218,7 @@ def _smoothed_best(mixes: dict[float, tuple[float, float, float]]) -> float:
 
 
 def build_neural(
-    shared: Path = DEFAULT_SHARED,
+    data_dir: Path,
     out: Path = DATA_DIR,
     seed: int = SEED,
     dev: bool = False,
@@ -240,11 +237,11 @@ def build_neural(
     cfg = cfg or NeuralConfig()
     work = work or Path(tempfile.gettempdir()) / "marsad-ner-work"
     work.mkdir(parents=True, exist_ok=True)
-    sentences = read_conll(shared / TRAIN_FILE)
+    sentences = read_conll(data_dir / TRAIN_FILE)
     train, dev_part = split_dev(sentences) if dev else (sentences, [])
     feat = Featurizer(load_resources(out))
     w2v = w2v or work / f"w2v-{seed}.model"
-    corpus = Path() if w2v.exists() else prepare_corpus(shared, work / "saudinewsnet.norm.txt")
+    corpus = Path() if w2v.exists() else prepare_corpus(data_dir, work / "saudinewsnet.norm.txt")
     wv = train_word2vec(corpus, seed, w2v)
     vocab, vectors = build_vocab(wv, train, feat, cfg.top_words)
     del wv
@@ -270,7 +267,7 @@ def build_neural(
 def main(argv: list[str]) -> int:
     """`python -m marsad.ner.train_neural [--dev] ...` (`marsad ner train` runs it too)."""
     ap = argparse.ArgumentParser(prog="python -m marsad.ner.train_neural", description=__doc__)
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
+    ap.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=DATA_HELP)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--out", type=Path, default=DATA_DIR, help="folder with the CRF files")
     ap.add_argument("--w2v", type=Path, default=None, help="word2vec model (else built in --work)")
@@ -279,17 +276,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="CRF weight (full training)")
     ap.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. epochs=20")
     args = ap.parse_args(argv)
+    try:
+        data_dir = resolve_data_dir(args.data_dir)
+    except TrainingDataError as exc:
+        print(f"{ap.prog}: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = NeuralConfig()
     for kv in args.set:
         key, value = kv.split("=", 1)
         cur = getattr(cfg, key)
         cfg = replace(cfg, **{key: type(cur)(eval(value) if isinstance(cur, tuple) else value)})
-    print(
-        build_neural(
-            args.data_dir, args.out, args.seed, args.dev, args.work, args.w2v, cfg, args.mix
-        )
-    )
+    print(build_neural(data_dir, args.out, args.seed, args.dev, args.work, args.w2v, cfg, args.mix))
     return 0
 
 
