@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from marsad.record import Article, Entity, Failure, FailureKind
 from marsad.urls import article_id_for
@@ -73,3 +78,14 @@ def burst(now: datetime, recent: int = 8, entity_id: str = "Q1") -> list[Article
         art.published_at = now - timedelta(hours=1 + i % 5)
     arts[recent].published_at = now - timedelta(days=3)
     return arts
+
+
+def write_old_version(
+    path: Path, schema: pa.Schema, rows: list[dict[str, Any]], missing: str, version: str
+) -> None:
+    """A file as an older marsad wrote it: `schema` without the column `missing`."""
+    old = pa.schema([f for f in schema if f.name != missing])
+    kept = [{k: v for k, v in r.items() if k != missing} for r in rows]
+    table = pa.Table.from_pylist(kept, schema=old.with_metadata({"marsad.schema_version": version}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")

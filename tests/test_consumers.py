@@ -12,9 +12,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 import pytest
-from storefactory import article, body, failure
+from storefactory import article, body, failure, write_old_version
 
 from marsad.compact import compact
 from marsad.dataset import resolve
@@ -142,11 +141,7 @@ def _v1_file(path: Path, arts: list[Article]) -> None:
     """A file as the walking skeleton wrote it: schema version 1, no dup_group."""
     from marsad.writer import article_rows
 
-    v1 = pa.schema([f for f in ARTICLES if f.name != "dup_group"])
-    rows = [{k: v for k, v in r.items() if k != "dup_group"} for r in article_rows(arts)]
-    table = pa.Table.from_pylist(rows, schema=v1.with_metadata({"marsad.schema_version": "1"}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    write_old_version(path, ARTICLES, article_rows(arts), "dup_group", "1")
 
 
 def test_two_schema_versions_read_together(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from storefactory import failure
+from storefactory import failure, write_old_version
 
 from marsad.dataset import read_dataset
 from marsad.demo import serve_directory
@@ -141,11 +140,7 @@ def _v2_failures(path: Path, rows: list[Failure]) -> None:
     """A failures file as schema version 2 wrote it: no `kind` column."""
     from marsad.writer import failure_rows
 
-    v2 = pa.schema([f for f in FAILURES if f.name != "kind"])
-    old = [{k: v for k, v in r.items() if k != "kind"} for r in failure_rows(rows)]
-    table = pa.Table.from_pylist(old, schema=v2.with_metadata({"marsad.schema_version": "2"}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    write_old_version(path, FAILURES, failure_rows(rows), "kind", "2")
 
 
 def test_failures_files_without_kind_still_read(tmp_path: Path) -> None:
