@@ -1,4 +1,4 @@
-"""Token normalisation and CRF feature extraction.
+"""CRF features: per word type (computed once and cached), plus context windows.
 
 Per-token features depend only on the token, so they are computed once per word type and
 cached; a sentence then costs little more than list concatenation. That is what keeps tagging
