@@ -10,13 +10,13 @@ its fetch date.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from prefect import flow, get_run_logger
 
 from marsad.flows.params import DateWindow, OutDir, as_utc
-from marsad.flows.run import Batch, Run, batched, finish_run, open_run, process_batches
+from marsad.flows.run import Batch, batched, finish_run, open_run, process_batches
 from marsad.record import Article
 from marsad.settings import Settings
 from marsad.warc import archived_articles, iter_responses, raw_dir
@@ -55,14 +55,6 @@ def reprocess(
 
     total = sum(1 for _ in pages())  # a counting pass (decompression only) for the progress bar
     batches = (Batch(batch, items=len(batch)) for batch in batched(pages(), settings.batch_size))
-    process_batches(
-        run, _counted(run, batches), total, replace=True, alert=False, label="marsad reprocess"
-    )
+    process_batches(run, batches, total, replace=True, alert=False, label="marsad reprocess")
     log.info("reprocessed %d archived pages", run.summary.total("fetched"))
     return finish_run(run)
-
-
-def _counted(run: Run, batches: Iterable[Batch]) -> Iterator[Batch]:
-    for batch in batches:
-        run.summary.add("fetched", (a.source for a in batch.articles))
-        yield batch

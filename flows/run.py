@@ -118,7 +118,6 @@ def fetched_batches(run: Run, todo: list[FeedItem], failures: list[Failure]) -> 
     """Fetch `todo` a batch at a time (in the flow's process); `failures` ride the first one."""
     for seq, items in enumerate(batched(todo, run.settings.batch_size)):
         fetched, fetch_failed = fetch_task(items, run.settings, run.run_id, run.out, seq)
-        run.summary.add("fetched", (a.source for a in fetched))
         yield Batch(fetched, failures + fetch_failed, len(items))
         failures = []
     if failures:  # discovery failures of a run with nothing new to fetch
@@ -134,7 +133,8 @@ def process_batches(
     alert: bool = True,
     label: str = "marsad run",
 ) -> None:
-    """Process each batch on the task runner and store it here, in order.
+    """Process each batch on the task runner and store it here, in order; its articles count
+    as `fetched` (from the web, or from the archive).
 
     `replace` (reprocess) supersedes stored rows; `alert=False` (backfills, reprocessing)
     tallies watchlist hits without emitting events: old news is not news.
@@ -161,6 +161,7 @@ def process_batches(
         task_runner(run.settings) as runner,
     ):
         for seq, batch in enumerate(batches):
+            summary.add("fetched", (a.source for a in batch.articles))
             future = None  # nothing to process: the batch's failures are stored as they are
             if batch.articles:
                 future = runner.submit(
