@@ -38,6 +38,16 @@ class Location:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
+    @property
+    def key(self) -> str:
+        """What makes two spellings of an output the same output (the writer cache, the work
+        folder). pyarrow's own filesystems go by class, as before; fsspec ones, all wrapped
+        in a PyFileSystem, by their protocol (`py::fsspec+memory`)."""
+        kind = type(self.fs).__name__
+        if isinstance(self.fs, pafs.PyFileSystem):
+            kind = self.fs.type_name
+        return f"{kind}:{self.root}"
+
 
 def resolve(out: str | os.PathLike[str] | Location) -> Location:
     """The one way to the output: a path, or a URI that pyarrow.fs understands (file://, s3://,
@@ -98,8 +108,10 @@ def read_dataset(
         if since is not None and day < since:
             continue
         for info in infos:
-            present = set(pq.read_schema(info.path, filesystem=loc.fs).names)
-            table = read_file(loc, info.path, [c for c in wanted.names if c in present])
+            with loc.fs.open_input_file(info.path) as fh:  # one open: footer, then columns
+                pf = pq.ParquetFile(fh)
+                present = set(pf.schema_arrow.names)
+                table = pf.read(columns=[c for c in wanted.names if c in present])
             table = conform(table, wanted)
             days = pa.array([day] * table.num_rows, pa.date32())
             tables.append(table.append_column("date", days))
@@ -118,8 +130,7 @@ def workdir(out: str | os.PathLike[str] | Location) -> Path:
     if loc.local is not None:
         return loc.local
     base = Path(os.environ.get("MARSAD_WORKDIR", Path.home() / ".marsad" / "work"))
-    key = hashlib.sha256(f"{type(loc.fs).__name__}:{loc.root}".encode()).hexdigest()[:16]
-    return base / key
+    return base / hashlib.sha256(loc.key.encode()).hexdigest()[:16]
 
 
 def part_name(run_id: str, seq: int) -> str:

@@ -311,7 +311,6 @@ def writer_for(out: str | os.PathLike[str]) -> Writer:
     Keyed by the resolved output, so `file:///srv/marsad`, `/srv/marsad` and a relative path
     to it share one writer."""
     loc = resolve(out)
-    key = f"{loc.fs.type_name}:{loc.root}"
-    if key not in _WRITERS:
-        _WRITERS[key] = Writer(loc)
-    return _WRITERS[key]
+    if loc.key not in _WRITERS:
+        _WRITERS[loc.key] = Writer(loc)
+    return _WRITERS[loc.key]
