@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 
 from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, as_utc, select_group
 from marsad.flows.run import (
     fetched_batches,
     finish_run,
-    new_items,
     open_run,
     process_batches,
     run_settings,
+    skip_stored,
 )
 from marsad.record import FeedItem
 from marsad.settings import Settings
@@ -54,7 +54,7 @@ def backfill(
     group: Group = None,
     include_undated: bool = False,
     settings: Settings | None = None,
-) -> dict[str, object]:
+) -> State[dict[str, object]]:
     """Fetch and process the articles the sources published between two dates.
 
     Args:
@@ -75,13 +75,12 @@ def backfill(
         settings, allow_private_networks, discovery_window_days=None, feed_window_days=None
     )
     srcs = select_group(load_sources(sources), group)
-    run = open_run(out, settings)
+    run = open_run(out, settings, run_seconds=settings.max_run_seconds)
     # No `out`: no conditional GET (a 304 would hide the archive) and no retry queue.
     found = discover_task(srcs, settings, run.run_id, None)
     dated, outside = in_range(found.items, since, until, include_undated)
     run.summary.add("discovered", (i.source for i in dated))
-    todo, skipped = new_items(dated, run.seen)
-    run.summary.add("skipped", (i.source for i in skipped))
+    todo = skip_stored(run, dated)
     log.info(
         "backfill %s..%s: %d entries in range (%d outside or undated), %d new",
         since,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 
 from marsad.alerts import BurstRule
+from marsad.budget import DEFAULT_RUN_SECONDS
 from marsad.flows.params import AllowPrivate, Group, OutDir, SourcesPath, select_group
 from marsad.flows.run import (
     check_entity_settings,
     fetched_batches,
     finish_run,
-    new_items,
     open_run,
     process_batches,
     run_settings,
+    skip_stored,
 )
 from marsad.settings import Settings
 from marsad.sources import load_sources
@@ -28,7 +29,7 @@ def monitor(
     settings: Settings | None = None,
     group: Group = None,
     bursts: BurstRule | None = None,
-) -> dict[str, object]:
+) -> State[dict[str, object]]:
     """One monitoring run over the sources in the sources file (or one schedule group of them).
 
     Writes new articles and failures under `out`, a run summary, an entities/watchlist report
@@ -49,15 +50,14 @@ def monitor(
     settings = run_settings(settings, allow_private_networks)
     check_entity_settings(settings)  # a bad watchlist or backend fails before any fetching
     srcs = select_group(load_sources(sources), group)
-    run = open_run(out, settings)
+    run = open_run(out, settings, run_seconds=settings.max_run_seconds or DEFAULT_RUN_SECONDS)
 
-    found = discover_task(srcs, settings, run.run_id, out)
-    items = found.items  # they include the retry queue
+    found = discover_task(srcs, settings, run.run_id, out, run.budget)
+    items = found.items  # pending URLs first; they include the retry queue
     run.summary.add("discovered", (i.source for i in items))
     run.summary.add("not_modified", (src for src, _url in found.not_modified))
-    todo, skipped = new_items(items, run.seen)
-    run.summary.add("skipped", (i.source for i in skipped))
-    log.info("discovered %d URLs, %d new, %d already stored", len(items), len(todo), len(skipped))
+    todo = skip_stored(run, items)
+    log.info("discovered %d URLs, %d new", len(items), len(todo))
 
     process_batches(run, fetched_batches(run, todo, found.failures), len(todo))
-    return finish_run(run, bursts or BurstRule())
+    return finish_run(run, bursts or BurstRule(), failed=found.all_failed())

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 
 from marsad.flows.params import DateWindow, OutDir, as_utc
 from marsad.flows.run import Batch, batched, finish_run, open_run, process_batches
@@ -32,7 +32,7 @@ def reprocess(
     window: DateWindow | None = None,
     sources: list[str] | None = None,
     settings: Settings | None = None,
-) -> dict[str, object]:
+) -> State[dict[str, object]]:
     """Re-run extraction, normalisation and tagging on archived responses; no fetching.
 
     Args:

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 
 from marsad.dataset import read_dataset
 from marsad.flows.params import AllowPrivate, DateWindow, OutDir, as_utc
 from marsad.flows.run import (
     fetched_batches,
     finish_run,
-    new_items,
     open_run,
     process_batches,
     run_settings,
+    skip_stored,
 )
 from marsad.record import Failure, FeedItem
 from marsad.settings import Settings
@@ -104,7 +104,7 @@ def retry_failures(
     window: DateWindow | None = None,
     allow_private_networks: AllowPrivate = False,
     settings: Settings | None = None,
-) -> dict[str, object]:
+) -> State[dict[str, object]]:
     """Fetch again what failed in a run (give its id) or in a time window (give since/until).
 
     Args:
@@ -119,7 +119,7 @@ def retry_failures(
         raise ValueError("give a run_id, a window (since/until), or both")
     log = get_run_logger()
     settings = run_settings(settings, allow_private_networks)
-    run = open_run(out, settings)
+    run = open_run(out, settings, run_seconds=settings.max_run_seconds)
     failed = read_failures(out, run_id, window)
     plan = plan_retry(failed)
     items = list(plan.items)
@@ -129,14 +129,13 @@ def retry_failures(
         items += found.items
         failures = found.failures
     run.summary.add("discovered", (i.source for i in items))
-    todo, skipped = new_items(items, run.seen)
-    run.summary.add("skipped", (i.source for i in skipped))
+    todo = skip_stored(run, items)
     log.info(
         "retrying %d failures: %d URLs to fetch, %d sources to rediscover, %d already stored",
         failed.height,
         len(todo),
         len(plan.sources),
-        len(skipped),
+        len(items) - len(todo),
     )
     batches = fetched_batches(run, todo, failures)
     process_batches(run, batches, len(todo), label="marsad retry-failures")

@@ -15,19 +15,23 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
 
-from prefect import get_run_logger
+from prefect import State, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.states import Cancelled, Completed, Failed
 
 from marsad.alerts import BurstRule, emit_watchlist_hits
+from marsad.budget import Budget, stop_requested
 from marsad.dataset import prepare_output
+from marsad.fetch.http import now
 from marsad.flows.progress import RunProgress
 from marsad.flows.runners import task_runner
 from marsad.linking import load_linker
 from marsad.ner.backends import tagger_for
 from marsad.record import Article, Failure, FeedItem
 from marsad.settings import Settings
+from marsad.store import settle
 from marsad.summary import RunSummary
 from marsad.tasks.alerts import bursts_task
 from marsad.tasks.fetch import fetch_task
@@ -91,33 +95,72 @@ class Batch:
     items: int = 0
 
 
+class RunOutcome(Exception):
+    """A run that did not complete (every source failed at discovery, or it was stopped);
+    `summary` is what it did all the same. A flow called directly raises it."""
+
+    def __init__(self, message: str, summary: dict[str, object]) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 @dataclass
 class Run:
-    """One flow run's identity, options, counters and the ids already stored."""
+    """One flow run's identity, options, time budget, counters and the ids already stored."""
 
     out: str
     settings: Settings
     run_id: str = field(default_factory=new_run_id)
     seen: set[str] = field(default_factory=set)
+    budget: Budget = field(default_factory=Budget)
     summary: RunSummary = field(init=False)
 
     def __post_init__(self) -> None:
         self.summary = RunSummary(self.run_id)
 
 
-def open_run(out: str, settings: Settings, dedup: bool = True) -> Run:
-    """A run over `out` (created if missing); `dedup` loads the ids already stored."""
+def open_run(
+    out: str, settings: Settings, dedup: bool = True, run_seconds: float | None = None
+) -> Run:
+    """A run over `out` (created if missing); `dedup` loads the ids already stored;
+    `run_seconds` (None: no deadline) starts the clock of the run's time budget."""
     prepare_output(out)
-    run = Run(out, settings)
+    budget = Budget.starting_now(run_seconds, settings.max_host_seconds)
+    run = Run(out, settings, budget=budget)
     if dedup:
         run.seen = known_ids_task(out)
     return run
 
 
+def skip_stored(run: Run, items: list[FeedItem]) -> list[FeedItem]:
+    """The items not stored yet; those already stored leave the pending set (a run that
+    died between writing a batch and settling it left them there)."""
+    todo, stored = new_items(items, run.seen)
+    run.summary.add("skipped", (i.source for i in stored))
+    settle(run.out, [i.url for i in stored])
+    return todo
+
+
+def deferred(run: Run, items: list[FeedItem]) -> list[Failure]:
+    """Failure rows for URLs the run will not reach (out of time or stopped): they stay
+    pending, and the next run takes them first."""
+    why = run.budget.why_out()
+    return [Failure(i.url, i.source, "fetch", why, 0, run.run_id, now(), "article") for i in items]
+
+
 def fetched_batches(run: Run, todo: list[FeedItem], failures: list[Failure]) -> Iterator[Batch]:
-    """Fetch `todo` a batch at a time (in the flow's process); `failures` ride the first one."""
-    for seq, items in enumerate(batched(todo, run.settings.batch_size)):
-        fetched, fetch_failed = fetch_task(items, run.settings, run.run_id, run.out, seq)
+    """Fetch `todo` a batch at a time (in the flow's process); `failures` ride the first one.
+    Once the budget is spent (or a stop is asked for) the rest is deferred, unfetched."""
+    size = run.settings.batch_size
+    for seq, start in enumerate(range(0, len(todo), size)):
+        if run.budget.remaining() <= 0:  # the rest in one write, unfetched
+            rest = todo[start:]
+            yield Batch([], failures + deferred(run, rest), len(rest))
+            return
+        items = todo[start : start + size]
+        fetched, fetch_failed = fetch_task(
+            items, run.settings, run.run_id, run.out, seq, run.budget
+        )
         yield Batch(fetched, failures + fetch_failed, len(items))
         failures = []
     if failures:  # discovery failures of a run with nothing new to fetch
@@ -174,14 +217,23 @@ def process_batches(
             finish_one()
 
 
-def finish_run(run: Run, rule: BurstRule | None = None) -> dict[str, object]:
-    """Artifacts, and burst events (none when `rule` is None), at the end of a run."""
+def finish_run(
+    run: Run, rule: BurstRule | None = None, failed: str | None = None
+) -> State[dict[str, object]]:
+    """Artifacts, burst events (none when `rule` is None) and the run's final state, whose
+    message says "stored N, failed M, deferred K": Cancelled after a stop request, Failed
+    with the reason `failed` (every source failed at discovery), else Completed."""
     log = get_run_logger()
     summary = run.summary
     create_table_artifact(
         key="run-summary",
-        table=summary.rows(),
-        description=f"marsad run {run.run_id}: per-source counts",
+        table=summary.rows(artifact=True),
+        description=f"marsad run {run.run_id}: per-source counts, totals last",
+    )
+    create_markdown_artifact(
+        key="run-failures",
+        markdown=summary.failures_markdown(),
+        description=f"marsad run {run.run_id}: every failure reason, per source",
     )
     create_markdown_artifact(
         key="run-entities",
@@ -191,10 +243,13 @@ def finish_run(run: Run, rule: BurstRule | None = None) -> dict[str, object]:
     if rule is not None and rule.enabled:
         found, emitted = bursts_task(run.out, rule)
         log.info("bursts: %d entities above baseline, %d events", found, emitted)
-    log.info(
-        "run %s: stored %d, failed %d",
-        run.run_id,
-        summary.total("stored"),
-        summary.total("failed"),
-    )
-    return summary.as_dict()
+    message = summary.outcome()
+    log.info("run %s: %s", run.run_id, message)
+    result = summary.as_dict()
+    if stop_requested():
+        message = f"stopped: {message}"
+        return Cancelled(message=message, data=RunOutcome(message, result))
+    if failed:
+        message = f"{failed} ({message})"
+        return Failed(message=message, data=RunOutcome(message, result))
+    return Completed(message=message, data=result)

@@ -60,6 +60,19 @@ class Settings(BaseModel):
     )
     max_sitemaps_per_source: int = Field(default=20, ge=1, description="Sitemap fetches per run.")
     archive_warc: bool = Field(default=True, description="Write responses to DIR/raw/*.warc.gz.")
+    # budgets: a run ends on time; what it did not reach waits in the pending set
+    max_run_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Wall-clock budget of a run; URLs not reached are deferred to the next run. "
+        "None: 1 hour for `marsad run`, 80% of the schedule interval for `marsad serve`.",
+    )
+    max_host_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Time one host may take of a run's fetching (slow or trickling hosts); "
+        "None: half of the run budget.",
+    )
     # pipeline
     batch_size: int = Field(default=50, ge=1, description="Documents per Prefect task run.")
     max_items_per_feed: int = Field(default=500, ge=1)

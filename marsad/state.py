@@ -1,4 +1,8 @@
-"""Fetch state that outlives a run: HTTP validators, the retry queue and robots.txt.
+"""Fetch state that outlives a run: HTTP validators, pending URLs, the retry queue, robots.txt.
+
+Pending URLs are what makes discovery crash-safe: a feed's new validators are committed in
+the same transaction as the URLs it listed, and a URL leaves the pending set only once its
+article or failure row is durably written, so a crash between the two loses nothing.
 
 One SQLite file under the output directory (`DIR/state/fetch.sqlite`), so a run
 directory carries everything the next run needs, and deleting it starts afresh.
@@ -7,8 +11,11 @@ directory carries everything the next run needs, and deleting it starts afresh.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +47,21 @@ CREATE TABLE IF NOT EXISTS retry_queue (
     quarantined INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    feed_title TEXT,
+    feed_published_at TEXT,
+    language_hint TEXT,
+    found_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS host_time (
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (run_id, host)
+);
 CREATE TABLE IF NOT EXISTS robots (
     host TEXT PRIMARY KEY,
     status INTEGER NOT NULL,
@@ -49,7 +71,18 @@ CREATE TABLE IF NOT EXISTS robots (
 """
 
 
-def state_path(out: str | Path) -> Path:
+def _item_values(item: FeedItem) -> tuple[str, str, str | None, str | None, str | None]:
+    published = item.feed_published_at.isoformat() if item.feed_published_at else None
+    return item.url, item.source, item.feed_title, published, item.language_hint
+
+
+def _item_from(row: Sequence[Any]) -> FeedItem:
+    url, source, title, published, hint = row
+    when = datetime.fromisoformat(published).astimezone(UTC) if published else None
+    return FeedItem(url, source, title, when, hint)
+
+
+def state_path(out: str | os.PathLike[str]) -> Path:
     return workdir(out) / "state" / "fetch.sqlite"
 
 
@@ -89,7 +122,7 @@ class StateStore:
         self.db.executescript(_SCHEMA)
 
     @classmethod
-    def for_output(cls, out: str | Path) -> StateStore:
+    def for_output(cls, out: str | os.PathLike[str]) -> StateStore:
         return cls(state_path(out))
 
     def close(self) -> None:
@@ -153,6 +186,71 @@ class StateStore:
         )
         return unreliable and not (old and old.unreliable)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- pending URLs --------------------------------------------------------------------
+
+    def record_discovery(
+        self,
+        url: str,
+        items: Sequence[FeedItem],
+        validators: tuple[str | None, str | None, bytes] | None,
+    ) -> None:
+        """A feed's or sitemap's items become pending in the transaction that saves its
+        validators (etag, last-modified, body), so the next 304 cannot hide them."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO pending (url, source, feed_title, feed_published_at, "
+                "language_hint, found_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(*_item_values(i), now) for i in items],
+            )
+            if validators is not None:
+                self.record_full(url, *validators)
+
+    def pending(self, sources: Collection[str]) -> list[FeedItem]:
+        """Pending URLs of these sources, oldest first (the next run takes them first)."""
+        rows = self.db.execute(
+            "SELECT url, source, feed_title, feed_published_at, language_hint FROM pending "
+            "ORDER BY found_at, rowid"
+        ).fetchall()
+        return [_item_from(r) for r in rows if r[1] in sources]
+
+    def settle(self, urls: Iterable[str]) -> None:
+        """These URLs are accounted for (an article or failure row is durable): not pending."""
+        with self.transaction():
+            self.db.executemany("DELETE FROM pending WHERE url = ?", [(u,) for u in urls])
+
+    # --- per-host time within a run ------------------------------------------------------
+
+    def host_seconds(self, run_id: str) -> dict[str, float]:
+        rows = self.db.execute(
+            "SELECT host, seconds FROM host_time WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        return {host: seconds for host, seconds in rows}
+
+    def add_host_seconds(self, run_id: str, spent: Mapping[str, float]) -> None:
+        """Add a batch's time per host to the run's (batches are separate sessions)."""
+        with self.transaction():
+            now = time.time()
+            # a run lasts hours at most: older tallies are of runs long finished
+            self.db.execute("DELETE FROM host_time WHERE updated_at < ?", (now - 2 * 86_400,))
+            self.db.executemany(
+                "INSERT INTO host_time (run_id, host, seconds, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(run_id, host) DO UPDATE SET "
+                "seconds = seconds + excluded.seconds, updated_at = excluded.updated_at",
+                [(run_id, h, s, now) for h, s in spent.items()],
+            )
+
     # --- retry queue -----------------------------------------------------------------------
 
     def queue_retry(self, item: FeedItem, attempts: int, error: str, max_runs: int) -> QueuedRetry:
@@ -163,17 +261,12 @@ class StateStore:
         total = attempts + (row[0] if row else 0)
         runs = 1 + (row[1] if row else 0)
         quarantined = runs >= max_runs
-        published = item.feed_published_at.isoformat() if item.feed_published_at else None
         self.db.execute(
             "INSERT OR REPLACE INTO retry_queue (url, source, feed_title, feed_published_at, "
             "language_hint, attempts, runs, last_error, quarantined, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                item.url,
-                item.source,
-                item.feed_title,
-                published,
-                item.language_hint,
+                *_item_values(item),
                 total,
                 runs,
                 error,
@@ -198,10 +291,8 @@ class StateStore:
 
     @staticmethod
     def _queued_row(row: tuple[Any, ...]) -> QueuedRetry:
-        url, source, title, published, hint, attempts, runs, error, q = row
-        when = datetime.fromisoformat(published).astimezone(UTC) if published else None
-        item = FeedItem(url, source, title, when, hint)
-        return QueuedRetry(item, attempts, runs, error, bool(q))
+        attempts, runs, error, q = row[5:]
+        return QueuedRetry(_item_from(row[:5]), attempts, runs, error, bool(q))
 
     def queued(self, quarantined: bool = False) -> list[QueuedRetry]:
         rows = self.db.execute(

@@ -10,8 +10,10 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
+from marsad.budget import is_deferred
 from marsad.dataset import list_partitions, read_file, resolve
 from marsad.record import Article, Failure
+from marsad.state import StateStore
 from marsad.urls import article_id_for, canonicalise
 from marsad.writer import MAX_FILES, Writer, writer_for
 
@@ -19,6 +21,7 @@ __all__ = [
     "MAX_FILES",
     "Writer",
     "known_ids",
+    "settle",
     "store_articles",
     "store_batch",
     "write_failures",
@@ -38,7 +41,15 @@ def store_batch(
     stored yet (all of them with `replace`); `seen` is updated. Stored counts per source."""
     stored, _paths = writer_for(out).store(articles, failures, run_id, seq, replace)
     seen.update(a.article_id for a in articles if a.article_id)
+    settle(out, [a.url for a in articles] + [f.url for f in failures if not is_deferred(f.error)])
     return dict(Counter(a.source for a in stored))
+
+
+def settle(out: str | os.PathLike[str], urls: Sequence[str]) -> None:
+    """These URLs' rows are durable now: they leave the pending set (deferred ones stay)."""
+    if urls:
+        with StateStore.for_output(out) as state:
+            state.settle(urls)
 
 
 def store_articles(

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from marsad.budget import is_deferred
 from marsad.record import Article, Failure
 
 COLUMNS = (
@@ -16,6 +17,7 @@ COLUMNS = (
     "stored",
     "duplicates",
     "failed",
+    "deferred",
 )
 MAX_HITS_SHOWN = 50
 
@@ -36,9 +38,15 @@ class RunSummary:
             self.counts[src][column] += n
 
     def add_failures(self, failures: Iterable[Failure]) -> None:
+        """Deferred URLs (out of time, stopped) are counted apart: they are not broken."""
         for f in failures:
-            self.counts[f.source]["failed"] += 1
+            self.counts[f.source]["deferred" if is_deferred(f.error) else "failed"] += 1
             self.reasons[f.source][f"{f.stage}: {f.error}"] += 1
+
+    def outcome(self) -> str:
+        """The flow run's state message."""
+        n = {c: self.total(c) for c in ("stored", "failed", "deferred")}
+        return f"stored {n['stored']}, failed {n['failed']}, deferred {n['deferred']}"
 
     def add_entities(self, articles: Iterable[Article]) -> list[dict[str, str]]:
         """Tally mentions by (normalised form, label); returns this batch's watchlist hits."""
@@ -88,16 +96,32 @@ class RunSummary:
     def total(self, column: str) -> int:
         return sum(c[column] for c in self.counts.values())
 
-    def rows(self) -> list[dict[str, object]]:
+    def rows(self, artifact: bool = False) -> list[dict[str, object]]:
+        """One row per source; for the artifact, a last row of totals and reasons that wrap
+        (break opportunities in long URLs; not for the terminal, where they would be copied)."""
         rows: list[dict[str, object]] = []
         for src in sorted(self.counts):
             row: dict[str, object] = {"source": src}
             row.update({col: self.counts[src][col] for col in COLUMNS})
-            row["failure reasons"] = "; ".join(
-                f"{r} ×{n}" for r, n in self.reasons[src].most_common(5)
-            )
+            row["failure reasons"] = _reasons(self.reasons[src], wrap=artifact)
             rows.append(row)
+        if artifact and rows:
+            total: dict[str, object] = {"source": "total"}
+            total.update({col: self.total(col) for col in COLUMNS})
+            total["failure reasons"] = _reasons(sum(self.reasons.values(), Counter()), wrap=True)
+            rows.append(total)
         return rows
+
+    def failures_markdown(self) -> str:
+        """Every failure reason with its count, per source: long reasons wrap here."""
+        lines = [f"# marsad run {self.run_id}: failures", ""]
+        for src in sorted(s for s in self.reasons if self.reasons[s]):
+            lines += [f"## {src}", ""]
+            lines += [f"- ×{n} {_md(r)}" for r, n in self.reasons[src].most_common()]
+            lines.append("")
+        if len(lines) == 2:
+            lines.append("No failures in this run.")
+        return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -106,3 +130,28 @@ class RunSummary:
             "sources": self.rows(),
             "watchlist_hits": len(self.hits),
         }
+
+
+def _break_long(word: str, width: int = 40) -> str:
+    """A URL or token longer than `width` gets break opportunities (zero-width spaces) so
+    the cell or line that shows it wraps instead of running off the screen."""
+    if len(word) <= width:
+        return word
+    return "\u200b".join(word[i : i + width] for i in range(0, len(word), width))
+
+
+def _reasons(counts: Counter[str], top: int = 5, width: int = 160, wrap: bool = False) -> str:
+    parts = []
+    for reason, n in counts.most_common(top):
+        if wrap:
+            short = reason if len(reason) <= width else reason[: width - 1] + "…"
+            reason = " ".join(_break_long(w) for w in short.split(" "))
+        parts.append(f"{reason} ×{n}")
+    return "; ".join(parts)
+
+
+def _md(text: str) -> str:
+    """Plain text in markdown: no accidental tables, links or emphasis."""
+    for ch in "\\|*_`[]<>":
+        text = text.replace(ch, "\\" + ch)
+    return " ".join(_break_long(w) for w in text.split(" "))

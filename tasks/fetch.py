@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from marsad.budget import Budget
 from marsad.fetch.articles import fetch_articles
 from marsad.fetch.discovery import Discovery, discover_all
 from marsad.record import Article, Failure, FeedItem
@@ -31,9 +32,13 @@ RETRY_DELAYS = exponential_backoff(backoff_factor=2)
     retry_jitter_factor=0.5,
 )
 def discover_task(
-    sources: Sequence[Source], settings: Settings, run_id: str, out: str | None = None
+    sources: Sequence[Source],
+    settings: Settings,
+    run_id: str,
+    out: str | None = None,
+    budget: Budget | None = None,
 ) -> Discovery:
-    return asyncio.run(discover_all(sources, settings, run_id, out))
+    return asyncio.run(discover_all(sources, settings, run_id, out, budget))
 
 
 @task(
@@ -49,5 +54,6 @@ def fetch_task(
     run_id: str,
     out: str | None = None,
     seq: int = 0,
+    budget: Budget | None = None,
 ) -> tuple[list[Article], list[Failure]]:
-    return asyncio.run(fetch_articles(items, settings, run_id, out, f"{seq:05d}"))
+    return asyncio.run(fetch_articles(items, settings, run_id, out, f"{seq:05d}", budget))

@@ -143,7 +143,7 @@ def test_run_uses_the_settings_file(tmp_path: Path, demo_site: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert list((tmp_path / "prefect-home").rglob("*.db"))  # what a started Prefect leaves
-    assert f"stored 6 articles, 2 failures, 1 already stored -> {out}" in proc.stdout
+    assert f"stored 6 articles, 2 failures, 0 deferred, 1 already stored -> {out}" in proc.stdout
 
     df = pl.scan_parquet(f"{out}/articles/**/*.parquet", hive_partitioning=True).collect()
     linked = {e["entity_id"] for ents in df["entities"] for e in ents if e["entity_id"]}

@@ -85,14 +85,16 @@ def test_monitor_flow_end_to_end(tmp_path: Path, demo_site: str) -> None:
 
 def test_private_addresses_refused_without_the_flag(tmp_path: Path, demo_site: str) -> None:
     from marsad.flows.monitor import monitor
+    from marsad.flows.run import RunOutcome
 
     out = tmp_path / "out"
-    result = monitor(
-        sources=_sources(tmp_path, demo_site),
-        out=str(out),
-        settings=FAST.model_copy(update={"allow_private_networks": False}),
-    )
-    assert result["stored"] == 0
+    with pytest.raises(RunOutcome, match="every source failed at discovery: feed: refused") as ex:
+        monitor(
+            sources=_sources(tmp_path, demo_site),
+            out=str(out),
+            settings=FAST.model_copy(update={"allow_private_networks": False}),
+        )
+    assert ex.value.summary["stored"] == 0 and ex.value.summary["failed"] == 3
     fails = pl.read_parquet(f"{out}/failures/**/*.parquet")
     assert fails.height == 3  # the feed and the two listed URLs
     assert all("loopback" in e for e in fails["error"])

@@ -1,13 +1,21 @@
-"""Discovery: every source's feeds, sitemaps and homepage, plus the retry queue, as FeedItems."""
+"""Discovery: every source's feeds, sitemaps and homepage, plus pending URLs and the retry
+queue, as FeedItems.
+
+With an output (a state store), what a feed or sitemap lists becomes pending in the same
+transaction that saves its validators: a run that dies after a 200 leaves the URLs pending,
+not hidden behind the next 304. Each source's step is guarded: a budget that runs out, a
+stop request or any exception becomes a failure row of that feed, sitemap or homepage.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from marsad.budget import Budget, is_deferred, within
 from marsad.charset import decode
 from marsad.fetch.feeds import NotAFeed, discover_feed_links, parse_feed, sniff, within_window
 from marsad.fetch.http import FetchError, Response, now
@@ -23,6 +31,20 @@ class Discovery:
     items: list[FeedItem] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     not_modified: list[tuple[str, str]] = field(default_factory=list)  # (source, url)
+    tried: set[str] = field(default_factory=set)  # sources with a feed, sitemap or homepage
+    answered: set[str] = field(default_factory=set)  # ...of which one answered (200 or 304)
+
+    def all_failed(self) -> str | None:
+        """Why discovery failed for every source that has something to discover, if it did."""
+        if not self.tried or self.answered:
+            return None
+        if any(is_deferred(f.error) for f in self.failures):
+            return None  # out of time or stopped: not a failure of the sources
+        reasons = sorted({f.error for f in self.failures})
+        shown = "; ".join(reasons[:5]) + (
+            f"; … {len(reasons) - 5} more" if len(reasons) > 5 else ""
+        )
+        return f"every source failed at discovery: {shown}"
 
 
 def _window(days: float | None) -> timedelta | None:
@@ -30,15 +52,18 @@ def _window(days: float | None) -> timedelta | None:
 
 
 class _Discoverer:
-    def __init__(self, session: Session, run_id: str, result: Discovery) -> None:
+    def __init__(self, session: Session, run_id: str, result: Discovery, budget: Budget) -> None:
         self.s = session
+        self.budget = budget
         self.settings = session.settings
         self.run_id = run_id
         self.result = result
         self.started = now()
         self.sitemap_budget: dict[str, int] = {}  # sitemap fetches left per source
 
-    def fail(self, url: str, src: Source, what: FailureKind, exc: FetchError | NotAFeed) -> None:
+    def fail(
+        self, url: str, src: Source, what: FailureKind, exc: FetchError | NotAFeed | str
+    ) -> None:
         """A discovery failure: its kind is what `url` was (an unreadable robots.txt included:
         the feed, sitemap or homepage it guards is what failed); the error keeps its
         "<kind>: " prefix for people reading it."""
@@ -57,15 +82,34 @@ class _Discoverer:
         except Exception as exc:  # a bug or a library surprise must not sink the run
             self.fail(url, src, what, FetchError(f"unexpected {type(exc).__name__}: {exc}"))
             return None
+        self.result.answered.add(src.name)
         if resp.not_modified:
             self.result.not_modified.append((src.name, url))
             return None
         return resp
 
-    def keep(self, items: Iterable[FeedItem], window: timedelta | None) -> None:
-        self.result.items.extend(
-            i for i in items if within_window(i.feed_published_at, self.started, window)
+    def keep(self, items: Iterable[FeedItem], window: timedelta | None) -> list[FeedItem]:
+        kept = [i for i in items if within_window(i.feed_published_at, self.started, window)]
+        self.result.items.extend(kept)
+        return kept
+
+    def commit(self, resp: Response, items: list[FeedItem]) -> None:
+        """`items` pending and `resp`'s validators saved, in one transaction."""
+        if self.s.state is None:
+            return
+        h = resp.headers
+        self.s.state.record_discovery(
+            resp.url, items, (h.get("etag"), h.get("last-modified"), resp.body)
         )
+
+    async def guarded(self, job: Awaitable[None], src: Source, url: str, what: FailureKind) -> None:
+        """One feed, sitemap or homepage: out of time, stopped or crashed, it is a failure row
+        and the other sources go on."""
+        try:
+            if not await within(self.budget, job):
+                self.fail(url, src, what, f"{what}: {self.budget.why_out()}")
+        except Exception as exc:  # a bug or a library surprise must not sink the run
+            self.fail(url, src, what, f"{what}: unexpected {type(exc).__name__}: {exc}")
 
     async def feed(self, src: Source, url: str) -> None:
         resp = await self._get(url, src, "feed")
@@ -78,13 +122,10 @@ class _Discoverer:
             items = parse_feed(
                 resp.body, resp.final_url, src.name, src.language, self.settings.max_items_per_feed
             )
-        except NotAFeed as exc:
+        except (NotAFeed, FetchError) as exc:
             self.fail(url, src, "feed", exc)
             return
-        except FetchError as exc:
-            self.fail(url, src, "feed", exc)
-            return
-        self.keep(items, _window(self.settings.feed_window_days))
+        self.commit(resp, self.keep(items, _window(self.settings.feed_window_days)))
 
     async def sitemap(self, src: Source, url: str, depth: int = 0) -> None:
         left = self.sitemap_budget.get(src.name, self.settings.max_sitemaps_per_source)
@@ -104,12 +145,14 @@ class _Discoverer:
         parsed = parse_sitemap(
             resp.body, resp.final_url, src.name, src.language, self.settings.max_body_bytes
         )
-        self.keep(parsed.items[: self.settings.max_items_per_feed], window)
-        if depth >= 2:  # an index of indexes of indexes is a loop or a trap
-            return
-        fresh = [u for u, when in parsed.children if within_window(when, self.started, window)]
-        for child in fresh:
-            await self.sitemap(src, child, depth + 1)
+        kept = self.keep(parsed.items[: self.settings.max_items_per_feed], window)
+        if depth < 2:  # an index of indexes of indexes is a loop or a trap
+            fresh = [u for u, when in parsed.children if within_window(when, self.started, window)]
+            for child in fresh:
+                await self.sitemap(src, child, depth + 1)
+        # an index's validators only once its children are read: saved before, a crash in
+        # between would leave the children unread behind the index's next 304
+        self.commit(resp, kept)
 
     async def homepage(self, src: Source, url: str) -> None:
         resp = await self._get(url, src, "homepage")
@@ -140,29 +183,37 @@ class _Discoverer:
 
 
 async def discover_all(
-    sources: Sequence[Source], settings: Settings, run_id: str, out: str | Path | None = None
+    sources: Sequence[Source],
+    settings: Settings,
+    run_id: str,
+    out: str | Path | None = None,
+    budget: Budget | None = None,
 ) -> Discovery:
-    """Every source's feeds, sitemaps, homepage and listed URLs, plus the retry queue."""
+    """Pending URLs first, then every source's feeds, sitemaps, homepage and listed URLs,
+    then the retry queue."""
     result = Discovery()
     async with Session(settings, run_id, out, "discover") as session:
-        d = _Discoverer(session, run_id, result)
+        d = _Discoverer(session, run_id, result, budget or Budget())
+        names = {s.name for s in sources}
+        if session.state is not None:  # what earlier runs found but did not finish: first
+            result.items.extend(session.state.pending(names))
         jobs = []
         for src in sources:
-            jobs += [d.feed(src, f) for f in src.feeds]
-            jobs += [d.sitemap(src, m) for m in src.sitemaps]
+            if src.feeds or src.sitemaps or src.homepage:
+                result.tried.add(src.name)
+            jobs += [d.guarded(d.feed(src, f), src, f, "feed") for f in src.feeds]
+            jobs += [d.guarded(d.sitemap(src, m), src, m, "sitemap") for m in src.sitemaps]
             if src.homepage:
-                jobs.append(d.homepage(src, src.homepage))
+                jobs.append(d.guarded(d.homepage(src, src.homepage), src, src.homepage, "homepage"))
         await asyncio.gather(*jobs)
         for src in sources:
             result.items.extend(
                 FeedItem(url=u, source=src.name, language_hint=src.language) for u in src.urls
             )
         if session.state is not None:
-            names = {s.name for s in sources}
-            listed = {i.url for i in result.items}
-            result.items.extend(
-                q.item
-                for q in session.state.queued()
-                if q.item.source in names and q.item.url not in listed
-            )
+            result.items.extend(q.item for q in session.state.queued() if q.item.source in names)
+    first: dict[str, FeedItem] = {}
+    for item in result.items:  # a pending URL found again is one URL, in its first place
+        first.setdefault(item.url, item)
+    result.items = list(first.values())
     return result

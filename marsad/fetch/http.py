@@ -84,8 +84,12 @@ def backoff_delay(attempt: int, settings: Settings, retry_after: float | None = 
 
 
 def host_key(url: str) -> str:
-    """Politeness is per server name, whatever the port or scheme."""
-    return (urlsplit(url).hostname or "").lower()
+    """Politeness is per server name, whatever the port or scheme ("" for a URL that has
+    none or cannot be parsed: the fetch then fails on it with the reason)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 class HostLimiter:

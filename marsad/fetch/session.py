@@ -226,14 +226,15 @@ class Session:
         """GET with retries on transient errors (timeouts, 429, 5xx), honouring Retry-After.
 
         `conditional` sends the stored validators (feeds and sitemaps) and returns a
-        304 Response when the server says nothing changed.
+        304 Response when the server says nothing changed; the caller saves a 200's
+        validators (`StateStore.record_discovery`).
         """
         settings = self.settings
         extra = self._validators(url) if conditional else {}
         for attempt in range(1, settings.max_attempts + 1):
             try:
                 hop = await self._once(url, source, extra)
-                return self._judge(url, hop, attempt, bool(extra), conditional)
+                return self._judge(url, hop, attempt, bool(extra))
             except FetchError as exc:
                 exc.attempts = attempt
                 if not exc.transient or attempt == settings.max_attempts:
@@ -247,9 +248,7 @@ class Session:
                 await asyncio.sleep(backoff_delay(attempt, settings, exc.retry_after))
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _judge(
-        self, url: str, hop: _Hop, attempt: int, sent_validators: bool, conditional: bool
-    ) -> Response:
+    def _judge(self, url: str, hop: _Hop, attempt: int, sent_validators: bool) -> Response:
         status = hop.status
         headers = dict(hop.headers)
         ctype = hop.headers.get("content-type", "")
@@ -268,10 +267,8 @@ class Session:
             raise FetchError(f"HTTP {status}", transient=True, retry_after=retry_after)
         if status >= 400:
             raise FetchError(f"HTTP {status}")
-        if conditional and self.state is not None and 200 <= status < 300:
-            self.state.record_full(
-                url, hop.headers.get("etag"), hop.headers.get("last-modified"), hop.body
-            )
+        # a 200's validators are saved by discovery, with the URLs the body lists (one
+        # transaction): saved here, a crash before those URLs are pending would lose them
         return Response(url, hop.final_url, status, ctype, hop.body, attempt, headers)
 
 
