@@ -2,10 +2,11 @@
 
 A terminal's Ctrl-C goes to every process of the foreground group: Prefect's ephemeral API
 server (a child) would die with marsad and the run's last states could not be recorded
-(a ~76 s hang, then a traceback). So SIGINT and SIGTERM are blocked before any thread or
-child starts (both inherit the mask: the server and process-pool workers never see them),
-and one thread takes them with `sigwait`: the first asks the run to stop (marsad.budget),
-the second quits at once.
+(a ~76 s hang, then a traceback). So SIGINT is blocked before any thread or child starts
+(both inherit the mask: the server and process-pool workers never see it), and one thread
+takes it with `sigwait`: the first asks the run to stop (marsad.budget), the second quits
+at once. SIGTERM is left alone: it is sent to one process, not to a terminal's group, and
+Prefect's engine turns it into the flow run's Crashed state (pending URLs lose nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 
 from marsad.budget import clear_stop, request_stop
 
-SIGNALS = {signal.SIGINT, signal.SIGTERM}
+SIGNALS = {signal.SIGINT}
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
@@ -66,7 +67,7 @@ def _wait_for_signals(seen: Interrupts) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[Interrupts]:
-    """Within the block, SIGINT/SIGTERM request a stop instead of raising.
+    """Within the block, Ctrl-C (SIGINT) requests a stop instead of raising.
 
     Must be entered before Prefect starts its threads or server (they inherit the mask).
     """

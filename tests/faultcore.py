@@ -38,6 +38,7 @@ class FaultState:
     feed_version: int = 1  # bump to change the feed's content (and ETag)
     robots: str = "User-agent: *\nDisallow: /private/\n\nSitemap: {base}/sitemap_index.xml\n"
     n_articles: int = 3
+    feed_path: str = "article"  # the feed links /<feed_path>/<i>.html (e.g. "slow")
     robots_status: int = 200
 
     def hits(self, pattern: str = "") -> list[Hit]:

@@ -146,7 +146,9 @@ class FaultHandler(RecordingHandler):
         if self.headers.get("If-None-Match") == etag:
             self.send(304, b"", ctype="", headers={"ETag": etag})
             return
-        links = [f"{self.base}/article/{i}.html?utm_source=rss" for i in range(st.n_articles)]
+        links = [
+            f"{self.base}/{st.feed_path}/{i}.html?utm_source=rss" for i in range(st.n_articles)
+        ]
         self.send(
             200,
             self._rss(links, st.feed_version),
