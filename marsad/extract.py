@@ -120,7 +120,7 @@ _URL_DATE_RE = re.compile(
 
 
 class ExtractError(Exception):
-    pass
+    """The page has no article to give; the only error `extract_html` lets out."""
 
 
 @dataclass(slots=True)
@@ -265,7 +265,18 @@ def extract_text(html: str, url: str | None = None) -> tuple[Document, str]:
 
 def extract_html(html: str, url: str | None = None, feed_date: datetime | None = None) -> Extracted:
     """Text and metadata of one page; with a (plausible) feed date, no date is guessed: the
-    feed's wins over a guess anyway (apply_extraction), and guessing costs ~30 ms a page."""
+    feed's wins over a guess anyway (apply_extraction), and guessing costs ~30 ms a page.
+
+    Raises only ExtractError: a library's surprise on hostile markup is this page's failure."""
+    try:
+        return _extract_html(html, url, feed_date)
+    except ExtractError:
+        raise
+    except Exception as exc:
+        raise ExtractError(f"{type(exc).__name__} in extraction: {exc}") from exc
+
+
+def _extract_html(html: str, url: str | None, feed_date: datetime | None) -> Extracted:
     meta, text = extract_text(html, url)
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractError(f"main text too short ({len(text)} chars)")
@@ -290,11 +301,20 @@ def extract_html(html: str, url: str | None = None, feed_date: datetime | None =
     )
 
 
+def _own_site(page_url: str, fetched: str) -> bool:
+    """Whether the page's own URL is on the fetched URL's site; one that does not parse
+    (`http://[::1/`) is not, so a hostile canonical link costs nothing."""
+    try:
+        return same_site(page_url, fetched)
+    except ValueError:
+        return False
+
+
 def apply_extraction(art: Article, ex: Extracted) -> Article:
     fetched = art.final_url or art.url
     # A page's own canonical link wins, but only on its own site: a hostile page
     # must not be able to claim another site's article_id.
-    canon = ex.url if ex.url and same_site(ex.url, fetched) else fetched
+    canon = ex.url if ex.url and _own_site(ex.url, fetched) else fetched
     art.canonical_url = canonicalise(canon)
     art.article_id = article_id_for(art.canonical_url)
     art.title = ex.title or (art.feed.feed_title if art.feed else None)
@@ -311,28 +331,36 @@ def apply_extraction(art: Article, ex: Extracted) -> Article:
     return art
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A typed error's own message; for anything else the type's name first, so a row says
+    "ValueError: ..." rather than a bare message or an empty string."""
+    if isinstance(exc, ExtractError):
+        return str(exc) or "ExtractError"
+    name = type(exc).__name__
+    return f"{name}: {exc}" if str(exc) else name
+
+
 def extract_articles(
     articles: Iterable[Article],
 ) -> tuple[list[Article], list[Failure]]:
+    """Each article extracted or one failure row (stage "extract"); the batch always goes on."""
     done: list[Article] = []
     failures: list[Failure] = []
     for art in articles:
         try:
             feed_date = art.feed.feed_published_at if art.feed else None
             ex = extract_html(art.html or "", art.final_url or art.url, feed_date)
+            done.append(apply_extraction(art, ex))
         except Exception as exc:  # a broken page must cost one row, never the batch
-            reason = str(exc) if isinstance(exc, ExtractError) else f"{type(exc).__name__}: {exc}"
             failures.append(
                 Failure(
                     art.url,
                     art.source,
                     "extract",
-                    reason,
+                    failure_reason(exc),
                     art.attempts,
                     art.run_id,
                     datetime.now(UTC),
                 )
             )
-            continue
-        done.append(apply_extraction(art, ex))
     return done, failures

@@ -17,9 +17,10 @@ from marsad.text.arabic import normalise_articles
 def process_batch(
     articles: list[Article], settings: Settings
 ) -> tuple[list[Article], list[Failure]]:
-    """Every article ends tagged or failed (stage extract or tag, with the reason)."""
+    """Every article ends tagged or failed (stage extract, normalise or tag, with the reason),
+    whatever its HTML: each stage turns one article's exception into that article's failure."""
     level = settings.normalise_level
     extracted, failed = extract_articles(articles)
-    normalised = normalise_articles(extracted, level)
+    normalised = normalise_articles(extracted, level, failed)
     tagged, tag_failed = tag_articles(normalised, level=level, settings=settings)
     return tagged, failed + tag_failed

@@ -15,6 +15,7 @@ from marsad.extract import (
     canonicalise,
     clean_text,
     date_from_url,
+    extract_articles,
     extract_html,
     parse_date,
     plausible,
@@ -36,7 +37,7 @@ def _body_paragraphs(page: str) -> list[str]:
 
 def test_seed_page_in_windows_1256_keeps_title_and_every_paragraph() -> None:
     raw = _seed_page_cp1256()
-    assert detect_encoding(raw, "text/html") == "cp1256"  # from the meta tag, header silent
+    assert detect_encoding(raw, "text/html") == "windows-1256"  # the meta tag, header silent
     html = decode(raw, "text/html")
     ex = extract_html(html, "http://example.test/articles/baghdad-nato")
     assert ex.title == SEED_TITLE
@@ -89,6 +90,33 @@ def test_header_charset_beats_meta() -> None:
 def test_empty_page_is_an_extract_error() -> None:
     with pytest.raises(ExtractError):
         extract_html("<html><body><nav>home</nav></body></html>")
+
+
+@pytest.mark.parametrize("html", ["", "\x00", "\ud800<p>x</p>", "<" * 5000, "<div>" * 3000])
+def test_hostile_markup_is_an_extract_error_not_a_crash(html: str) -> None:
+    with pytest.raises(ExtractError):
+        extract_html(html, "http://[::1/")
+
+
+def test_extract_articles_keeps_going_after_a_failure() -> None:
+    good = _article_record("https://news.example/article/1", None)
+    good.html = _article(_BODY)
+    empty = _article_record("https://news.example/article/2", None)
+    done, failures = extract_articles([empty, good])
+    assert done == [good] and good.text and good.html is None
+    assert [(f.url, f.stage, f.error) for f in failures] == [
+        ("https://news.example/article/2", "extract", "not parseable as HTML")
+    ]
+
+
+def test_a_canonical_link_that_does_not_parse_is_ignored() -> None:
+    meta = (
+        '<link rel="canonical" href="http://[::1/x"><meta property="og:url" content="http://[::1/">'
+    )
+    url = "https://news.example/article/80"
+    ex = extract_html(_article(_BODY, meta), url)
+    art = apply_extraction(_article_record(url, None), ex)
+    assert art.canonical_url == url
 
 
 def test_clean_text_drops_furniture_lines() -> None:

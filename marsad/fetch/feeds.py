@@ -3,15 +3,20 @@
 Entities are refused before feedparser sees the bytes: feedparser's strict parser
 is expat, which expands internal entities, so a billion-laughs feed would cost
 gigabytes. defusedxml stops at the first entity declaration instead.
+
+No input stops a run: a malformed URL in a feed or a homepage is skipped, and anything else
+that goes wrong in a parser surfaces as `NotAFeed` (tests/test_fuzz*.py hold them to it).
 """
 
 from __future__ import annotations
 
 import calendar
+import io
 import re
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
 
 import feedparser
@@ -27,6 +32,16 @@ _ALL_DTD = re.compile(rb"<!ENTITY", re.I)
 
 class NotAFeed(ValueError):
     """The bytes are not a feed or sitemap; the message says why."""
+
+
+def join_url(base: str, ref: str) -> str | None:
+    """`urljoin`, or None for a URL that cannot be one (`http://[::1/`, a port past 65535)."""
+    try:
+        url = urljoin(base, ref)
+        urlsplit(url).port  # noqa: B018 (raises on a bad port or IPv6 literal)
+    except ValueError:
+        return None
+    return url
 
 
 def sniff(body: bytes) -> str | None:
@@ -55,33 +70,50 @@ def refuse_entities(body: bytes) -> None:
 
 def _entry_datetime(entry: feedparser.FeedParserDict) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        st = entry.get(key)
+        st = dict.get(entry, key)  # plain get: feedparser's own maps one key to the other, warning
         if st:
-            return datetime.fromtimestamp(calendar.timegm(st), UTC)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(st), UTC)
+            except (OverflowError, ValueError, OSError, TypeError):  # year 0 or past 9999
+                continue
     return None
 
 
 def parse_feed(
     body: bytes, feed_url: str, source: str, language: str, limit: int
 ) -> list[FeedItem]:
-    """RSS/Atom bytes to feed items, newest first as the feed lists them."""
+    """RSS/Atom bytes to feed items, newest first as the feed lists them; else NotAFeed."""
+    try:
+        return _parse_feed(body, feed_url, source, language, limit)
+    except NotAFeed:
+        raise
+    except Exception as exc:  # a parser's surprise costs this feed, never the run
+        raise NotAFeed(f"unreadable feed ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_feed(
+    body: bytes, feed_url: str, source: str, language: str, limit: int
+) -> list[FeedItem]:
     kind = sniff(body)
     if kind not in ("rss", "atom", "rdf"):
         raise NotAFeed("not a feed: no rss, feed or RDF root element")
     refuse_entities(body)
-    parsed = feedparser.parse(body, response_headers={"content-location": feed_url})
+    # A stream, not bytes: feedparser would try bytes as a file name first.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url})
     if not parsed.entries and parsed.get("bozo"):
         raise NotAFeed(f"not a feed: {type(parsed.bozo_exception).__name__}")
     items = []
     for entry in parsed.entries[:limit]:
         link = entry.get("link")
-        if not link:
+        url = join_url(feed_url, link) if isinstance(link, str) and link else None
+        if url is None:
             continue
+        title = entry.get("title")
         items.append(
             FeedItem(
-                url=urljoin(feed_url, link),
+                url=url,
                 source=source,
-                feed_title=entry.get("title"),
+                feed_title=title if isinstance(title, str) else None,
                 feed_published_at=_entry_datetime(entry),
                 language_hint=language,
             )
@@ -111,13 +143,17 @@ class _LinkFinder(HTMLParser):
 
 
 def discover_feed_links(html: str, page_url: str, limit: int = 10) -> list[str]:
-    """Feeds a homepage announces with <link rel="alternate" type="application/rss+xml">."""
+    """Feeds a homepage announces with <link rel="alternate" type="application/rss+xml">.
+
+    Never raises: a malformed href or <base> is skipped, and what the HTML parser read
+    before it gave up still counts."""
     finder = _LinkFinder()
-    finder.feed(html[:500_000])
-    base = urljoin(page_url, finder.base) if finder.base else page_url
+    with suppress(Exception):  # html.parser has asserted on odd markup: keep what it found
+        finder.feed(html[:500_000])
+    base = (join_url(page_url, finder.base) if finder.base else None) or page_url
     seen: list[str] = []
     for href in finder.links:
-        url = urljoin(base, href.strip())
-        if url.startswith(("http://", "https://")) and url not in seen:
+        url = join_url(base, href.strip())
+        if url and url.startswith(("http://", "https://")) and url not in seen:
             seen.append(url)
     return seen[:limit]

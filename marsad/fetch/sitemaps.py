@@ -1,7 +1,8 @@
 """XML sitemaps, Google-News sitemaps and sitemap indexes, gzipped or not.
 
 Sitemaps list a site's whole archive, so only entries inside the discovery
-window count; an index's children outside the window are not even fetched.
+window count; an index's children outside the window are not even fetched. A malformed
+<loc> is skipped; anything else that goes wrong surfaces as `NotAFeed`, never as a crash.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
-from marsad.fetch.feeds import NotAFeed, sniff
+from marsad.fetch.feeds import NotAFeed, join_url, sniff
 from marsad.record import FeedItem
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -29,21 +29,29 @@ class Sitemap:
 
 
 def gunzip_bounded(data: bytes, limit: int) -> bytes:
-    """Inflate a .xml.gz sitemap, refusing to produce more than `limit` bytes."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    """Inflate gzip data (every member), refusing to produce more than `limit` bytes.
+
+    64 KiB of output at a time, so a bomb costs `limit` + 64 KiB of memory, not its ratio.
+    Bytes after the last member that do not start another one are ignored, as gzip(1) does.
+    """
     out = bytearray()
     buf = data
     try:
-        while buf and not d.eof:
-            out += d.decompress(buf, 65536)
-            if len(out) > limit:
-                raise NotAFeed(f"gzipped sitemap inflates past {limit} bytes (refused)")
-            buf = d.unconsumed_tail
+        while True:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while not d.eof:
+                chunk = d.decompress(buf, 65536)
+                out += chunk
+                if len(out) > limit:
+                    raise NotAFeed(f"gzip data inflates past {limit} bytes (refused)")
+                buf = d.unconsumed_tail
+                if not chunk and not buf:
+                    raise NotAFeed("truncated gzip data")
+            buf = d.unused_data
+            if buf[:2] != GZIP_MAGIC:
+                return bytes(out)
     except zlib.error as exc:
         raise NotAFeed(f"bad gzip data: {exc}") from None
-    if not d.eof:
-        raise NotAFeed("truncated gzip data")
-    return bytes(out)
 
 
 def parse_w3c_datetime(value: str | None) -> datetime | None:
@@ -52,13 +60,13 @@ def parse_w3c_datetime(value: str | None) -> datetime | None:
     text = value.strip().replace("Z", "+00:00")
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date; or year 1 at +05:00, before UTC's year 1
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _child_text(el: Element, *path: str) -> str | None:
@@ -72,7 +80,20 @@ def _child_text(el: Element, *path: str) -> str | None:
 def parse_sitemap(
     body: bytes, sitemap_url: str, source: str, language: str, max_bytes: int
 ) -> Sitemap:
-    """Sitemap bytes (gzipped or not, recognised by content) to entries or child sitemaps."""
+    """Sitemap bytes (gzipped or not, recognised by content) to entries or child sitemaps.
+
+    Raises only NotAFeed."""
+    try:
+        return _parse_sitemap(body, sitemap_url, source, language, max_bytes)
+    except NotAFeed:
+        raise
+    except Exception as exc:  # a parser's surprise costs this sitemap, never the run
+        raise NotAFeed(f"unreadable sitemap ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_sitemap(
+    body: bytes, sitemap_url: str, source: str, language: str, max_bytes: int
+) -> Sitemap:
     if body[:2] == GZIP_MAGIC:
         body = gunzip_bounded(body, max_bytes)
     kind = sniff(body)
@@ -91,7 +112,9 @@ def parse_sitemap(
         loc = _child_text(el, "loc")
         if not loc:
             continue
-        url = urljoin(sitemap_url, loc)
+        url = join_url(sitemap_url, loc)
+        if url is None:
+            continue
         if _local(el.tag) == "sitemap":
             result.children.append((url, parse_w3c_datetime(_child_text(el, "lastmod"))))
         elif _local(el.tag) == "url":

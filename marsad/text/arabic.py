@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from itertools import chain
 from typing import NamedTuple
@@ -27,7 +28,7 @@ from camel_tools.utils.normalize import (
     normalize_unicode,
 )
 
-from marsad.record import Article
+from marsad.record import Article, Failure
 
 LEVELS = ("light", "aggressive")
 TATWEEL = "\u0640"
@@ -274,12 +275,37 @@ def sentences(tokens: list[Token], text: str, max_len: int = 120) -> list[list[T
     return out
 
 
-def normalise_articles(articles: Iterable[Article], level: str = "aggressive") -> list[Article]:
-    """Fill `text_norm` for a batch; other languages get NFKC and whitespace only."""
+def normalise_articles(
+    articles: Iterable[Article],
+    level: str = "aggressive",
+    failures: list[Failure] | None = None,
+) -> list[Article]:
+    """Fill `text_norm` for a batch; other languages get NFKC and whitespace only.
+
+    Given a `failures` list, an article whose normalisation raises is left out and becomes one
+    row there (stage "normalise"), so one article never costs the batch; without it (callers
+    that keep the old return value) the error propagates."""
     done = []
     for art in articles:
-        if art.text is not None:
-            art.text_norm = normalise(art.text, level, art.language).text
+        try:
+            if art.text is not None:
+                art.text_norm = normalise(art.text, level, art.language).text
+        except Exception as exc:
+            if failures is None:
+                raise
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            failures.append(
+                Failure(
+                    art.url,
+                    art.source,
+                    "normalise",
+                    reason,
+                    art.attempts,
+                    art.run_id,
+                    datetime.now(UTC),
+                )
+            )
+            continue
         done.append(art)
     return done
 
