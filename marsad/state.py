@@ -209,13 +209,13 @@ class StateStore:
         validators (etag, last-modified, body), so the next 304 cannot hide them."""
         now = time.time()
         with self.transaction():
+            if validators is not None:
+                self.record_full(url, *validators)
             self.db.executemany(
                 "INSERT OR IGNORE INTO pending (url, source, feed_title, feed_published_at, "
                 "language_hint, found_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(*_item_values(i), now) for i in items],
             )
-            if validators is not None:
-                self.record_full(url, *validators)
 
     def pending(self, sources: Collection[str]) -> list[FeedItem]:
         """Pending URLs of these sources, oldest first (the next run takes them first)."""

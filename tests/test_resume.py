@@ -90,8 +90,15 @@ def test_kill_9_at_random_points_loses_no_discovered_url(
     env = {"PREFECT_API_URL": prefect_server}
     pending_after_kill = []
     for _ in range(20):
+        hits = len(state.log)
         proc = start_run(sources, out, settings, env)
-        time.sleep(rng.uniform(1.0, 9.0))
+        if rng.random() < 0.2:  # while starting up, discovering or writing the first rows
+            time.sleep(rng.uniform(0.5, 4.0))
+        else:  # a random moment after the run's first request (start-up time varies)
+            deadline = time.monotonic() + 120
+            while len(state.log) == hits and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 4.0))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         if (out / ".marsad").exists() or out.exists():
