@@ -24,8 +24,8 @@ from marsad.dataset import (
     list_partitions,
     part_name,
     read_rows,
-    resolve,
 )
+from marsad.outdir import require_marsad_output
 from marsad.schema import SCHEMAS, SORT_KEYS
 from marsad.transaction import Transaction, writer_lock
 
@@ -165,7 +165,11 @@ def compact_locked(
 def compact(
     out: str | os.PathLike[str] | Location, dates: Iterable[str] | None = None, min_files: int = 2
 ) -> Compacted:
-    """Merge every partition (or those of `dates`, YYYY-MM-DD) holding min_files or more files."""
-    loc = resolve(out)
+    """Merge every partition (or those of `dates`, YYYY-MM-DD) holding min_files or more files.
+
+    `out` must already be a marsad output (OutputError otherwise): a typo must not become a
+    new empty folder reported as compacted.
+    """
+    loc = require_marsad_output(out)
     with writer_lock(loc):
         return compact_locked(loc, dates, min_files)

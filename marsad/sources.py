@@ -22,9 +22,17 @@ class SourcesError(ValueError):
 
 
 def _check_http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """An http(s) URL with a host and, if given, a port in 1-65535; checked at load time, so a
+    typo fails the config instead of every fetch of it."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError past 65535 or when not a number
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {value!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {value!r}")
+    if port == 0:
+        raise ValueError(f"port 0 in {value!r}")
     return value
 
 

@@ -15,6 +15,57 @@ from typing import Any
 
 import yaml
 
+MAX_DEPTH = (
+    32  # a config file nests 3 or 4 levels; 100k `[` must not reach Python's recursion limit
+)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping gives one key twice (plain YAML keeps the last value in silence)."""
+
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(f"key {key!r} given twice (lines {first} and {line})")
+        self.key, self.line, self.first = key, line, first
+
+
+class TooDeep(yaml.YAMLError):
+    """Nesting past MAX_DEPTH: the composer would recurse into a RecursionError."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nested deeper than {MAX_DEPTH} levels (line {line})")
+        self.line = line
+
+
+class StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (at any depth) and nesting past MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise TooDeep(event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], int] = {}
+        for key, _value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key.start_mark.line + 1
+            ident = (key.tag, str(key.value))
+            if ident in seen:
+                raise DuplicateKey(ident[1], line, seen[ident])
+            seen[ident] = line
+        return node
+
 
 def read_text(path: Path, what: str, error: type[Exception]) -> str:
     try:
@@ -37,7 +88,13 @@ def load_mapping(
     """The file's top-level mapping; `expected` describes it in the error (default: a mapping
     with a `list_key` list); `empty_ok` reads an empty file (or only comments) as {}."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=StrictLoader)  # a SafeLoader
+    except DuplicateKey as exc:
+        raise error(
+            f"{path}:{exc.line}: key {exc.key!r}: given twice (first on line {exc.first})"
+        ) from None
+    except TooDeep as exc:
+        raise error(f"{path}:{exc.line}: nested deeper than {MAX_DEPTH} levels") from None
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
     if raw is None and empty_ok:
@@ -54,7 +111,7 @@ def load_mapping(
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree of `text` (positions kept), or None when it does not parse."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=StrictLoader)
     except yaml.YAMLError:
         return None
 

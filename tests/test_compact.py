@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ def test_cli_compacts_one_date_into_one_file(tmp_path: Path, capsys) -> None:
 
 
 def test_cli_rejects_a_bad_date(tmp_path: Path, capsys) -> None:
+    (tmp_path / "articles").mkdir()  # a marsad output: --out passes
     with pytest.raises(SystemExit) as exc:
         main(["compact", "--out", str(tmp_path), "--date", "2026-13-01"])
     assert exc.value.code == 2
@@ -178,3 +180,31 @@ def test_budgeted_compaction_merges_only_the_small_files(tmp_path: Path) -> None
     assert after.drop("date").equals(before.drop("date"))
     ments = _scan(tmp_path, "mentions")
     assert ments.height == before["entities"].list.len().sum()
+
+
+@pytest.mark.parametrize("name", ["typo", "empty", "afile"])
+def test_compact_refuses_what_is_not_a_marsad_output(name: str, tmp_path: Path) -> None:
+    """The flow (run from the UI) as well as the CLI: a typo is not a new empty output."""
+    from marsad.outdir import OutputError
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("x")
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(OutputError, match=f"^{re.escape(str(tmp_path / name))}: "):
+        compact(tmp_path / name)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_an_output_with_only_fetch_state_is_a_marsad_output(tmp_path: Path) -> None:
+    """A run that stored nothing yet has its state file: compacting it is a no-op, not an error."""
+    from marsad.state import StateStore
+
+    StateStore.for_output(tmp_path).close()
+    assert compact(tmp_path).partitions == 0
+    assert main(["compact", "--out", str(tmp_path)]) == 0
+
+
+def test_compact_cli_refuses_a_uri_with_no_datasets() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["compact", "--out", "memory://marsad-test/none"])
+    assert exc.value.code == 2

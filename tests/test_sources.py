@@ -40,6 +40,15 @@ def test_good_file_parses() -> None:
         ("sources: [\n", ["s.yaml", "YAML"]),
         (GOOD + GOOD.replace("sources:\n", ""), ["duplicate", "bbc-arabic"]),
         ("sources:\n  - name: empty\n", ["empty", "nothing to fetch"]),
+        (
+            GOOD.replace("feeds.bbci.co.uk", "feeds.bbci.co.uk:99999"),
+            ["feeds", "Port out of range"],
+        ),
+        (GOOD.replace("feeds.bbci.co.uk", "feeds.bbci.co.uk:0"), ["feeds", "port 0"]),
+        (GOOD.replace("feeds.bbci.co.uk", "feeds.bbci.co.uk:http"), ["feeds", "not a valid URL"]),
+        (GOOD.replace("https://feeds.bbci.co.uk", "https://:443"), ["feeds", "http(s) URL"]),
+        (GOOD + "    language: en\n", ["s.yaml:7: key 'language': given twice (first on line 6)"]),
+        ("sources: " + "[" * 100_000, ["s.yaml:1: nested deeper than"]),
     ],
 )
 def test_bad_files_name_file_source_and_key(text: str, expected: list[str]) -> None:
@@ -65,3 +74,8 @@ def test_shipped_sources_file_is_valid() -> None:
         "un-news-arabic",
         "asharq-al-awsat",
     } <= names
+
+
+def test_ports_up_to_65535_are_fine() -> None:
+    (src,) = parse_sources(GOOD.replace("feeds.bbci.co.uk", "feeds.bbci.co.uk:65535"), "s.yaml")
+    assert src.feeds == ["https://feeds.bbci.co.uk:65535/arabic/rss.xml"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import httpx
 
@@ -66,8 +68,30 @@ def content_encoding(headers: httpx.Headers) -> str:
     return str(codings[0])
 
 
-async def read_limited(resp: httpx.Response, limit: int) -> bytes:
-    """The decoded body, aborting past `limit` bytes (raw or decoded) or on truncation."""
+_PREFIX: ContextVar[int | None] = ContextVar("marsad_body_prefix", default=None)
+
+
+@contextmanager
+def prefix_only(size: int) -> Iterator[None]:
+    """Within this block, `read_limited` keeps the first `size` decoded bytes of a longer body
+    instead of failing: robots.txt, whose first 500 KiB must be parsed (RFC 9309 2.5), is
+    read by the same fetch path as any page (the session's `_once`)."""
+    token = _PREFIX.set(size)
+    try:
+        yield
+    finally:
+        _PREFIX.reset(token)
+
+
+async def read_limited(resp: httpx.Response, limit: int, prefix: int | None = None) -> bytes:
+    """The decoded body, aborting past `limit` bytes (raw or decoded) or on truncation.
+
+    With `prefix` (or inside `prefix_only`): the first `prefix` decoded bytes, the rest
+    unread, never an error for size; at most `limit` raw bytes are read for them.
+    """
+    prefix = _PREFIX.get() if prefix is None else prefix
+    if prefix is not None:
+        return await _read_prefix(resp, limit, prefix)
     declared = resp.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FetchError(f"body too large: {declared} bytes declared (limit {limit})")
@@ -85,5 +109,36 @@ async def read_limited(resp: httpx.Response, limit: int) -> bytes:
         raise FetchError(
             f"truncated body: {raw}{expected} bytes received", transient=True
         ) from None
+    inflater.finish()
+    return b"".join(chunks)
+
+
+async def _read_prefix(resp: httpx.Response, limit: int, prefix: int) -> bytes:
+    """A body that cannot be decoded (bad gzip, an encoding we do not read) is a transient
+    error here: for robots.txt that is "unreachable" (disallow all, RFC 9309 2.3.1.4), where a
+    permanent one would read as "no robots.txt" and allow everything."""
+    try:
+        return await _prefix(resp, limit, prefix)
+    except FetchError as exc:
+        exc.transient = True
+        raise
+
+
+async def _prefix(resp: httpx.Response, limit: int, prefix: int) -> bytes:
+    inflater = Inflater(content_encoding(resp.headers), prefix + _INFLATE_STEP)
+    chunks: list[bytes] = []
+    raw = got = 0
+    try:
+        async for chunk in resp.aiter_raw():
+            raw += len(chunk)
+            for piece in inflater.feed(chunk):
+                chunks.append(piece)
+                got += len(piece)
+                if got >= prefix:
+                    return b"".join(chunks)[:prefix]
+            if raw >= limit:  # compressed padding that inflates to nothing: stop anyway
+                return b"".join(chunks)
+    except httpx.RemoteProtocolError:
+        raise FetchError(f"truncated body: {raw} bytes received", transient=True) from None
     inflater.finish()
     return b"".join(chunks)

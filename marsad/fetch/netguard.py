@@ -1,7 +1,8 @@
 """SSRF guard: decide from the *resolved* addresses whether a URL may be fetched.
 
-Checked on every redirect hop. Link-local ranges (cloud metadata endpoints such
-as 169.254.169.254) are refused even when private networks are allowed.
+Checked before every redirect hop and again at connect time, on the address the socket
+then uses. Which addresses pass is `marsad.fetch.ippolicy` (an allow-list of global unicast
+addresses; cloud metadata endpoints never, whatever `--allow-private-networks` says).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from marsad.fetch.ippolicy import NAT64, IPAddress, category, embedded_ipv4, refusal
+
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
@@ -26,35 +28,17 @@ class BlockedAddress(Exception):
 
 
 def classify(ip: IPAddress) -> str | None:
-    """Why an address is refused ('link-local', 'private', ...) or None when it is public."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if (
-        ip.is_private
-        or ip.is_reserved
-        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
-    ):
-        return "private"
-    return None
-
-
-ALWAYS_REFUSED = {"link-local", "multicast", "unspecified"}
+    """What keeps `ip` from being global unicast ('link-local', 'private', ...), or None;
+    an IPv4-mapped or NAT64 address is what its IPv4 address is."""
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped is not None or ip in NAT64):
+        return category(embedded_ipv4(ip)[0])
+    return category(ip)
 
 
 def check_ip(ip: IPAddress, allow_private: bool) -> None:
-    reason = classify(ip)
-    if reason is None:
-        return
-    if reason in ALWAYS_REFUSED or not allow_private:
-        raise BlockedAddress(f"refused {reason} address {ip}")
+    why = refusal(ip, allow_private)
+    if why is not None:
+        raise BlockedAddress(why)
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
@@ -70,16 +54,22 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-async def check_url(url: str, allow_private: bool) -> None:
-    """Early, readable refusal before a hop; `GuardedBackend` re-checks at connect time."""
+def target(url: str) -> tuple[str, int]:
+    """(host, port) of an http(s) URL; BlockedAddress for another scheme or no host,
+    ValueError for a port out of range or a bad IPv6 literal."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedAddress(f"refused scheme {parts.scheme!r}")
     host = parts.hostname
     if not host:
         raise BlockedAddress("URL has no host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    for ip in await resolve(host, port):
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def check_url(url: str, allow_private: bool, resolver: Resolver = resolve) -> None:
+    """Early, readable refusal before a hop; `GuardedBackend` re-checks at connect time."""
+    host, port = target(url)
+    for ip in await resolver(host, port):
         check_ip(ip, allow_private)
 
 

@@ -1,8 +1,10 @@
 """robots.txt through protego, cached per host (memory, then the state store) with expiry.
 
-RFC 9309: a 4xx robots.txt means no rules; a 5xx or an unreachable one means
-"disallow everything" until it can be read, so an outage never turns into an
-impolite crawl. Failed reads are cached in memory only, for this batch.
+RFC 9309: a 4xx robots.txt means no rules; a 5xx (and 429, as Google reads it), an
+unreachable or an undecodable one means "disallow everything" until it can be read, so an
+outage never turns into an impolite crawl. Failed reads are cached in memory only, for this
+batch. Only the first 500 KiB are read and parsed (RFC 9309 2.5): a longer file is cut at
+its last whole line within them, never taken for a missing one (which would allow all).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
+from marsad.fetch.body import prefix_only
 from marsad.state import StateStore
 
 MAX_ROBOTS_BYTES = 512_000  # Google reads the first 500 KiB
@@ -30,19 +33,30 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
 
 
+def robots_prefix(body: bytes) -> bytes:
+    """What is parsed of a robots.txt body: all of it up to MAX_ROBOTS_BYTES; past that, the
+    whole lines within the limit (a rule cut mid-path could allow more than it says)."""
+    if len(body) <= MAX_ROBOTS_BYTES:
+        return body
+    head = body[:MAX_ROBOTS_BYTES]
+    cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return head[: cut + 1] if cut >= 0 else b""
+
+
 class _Rules:
-    __slots__ = ("parser", "unavailable")
+    __slots__ = ("body", "parser", "unavailable")
 
     def __init__(self, status: int, body: bytes | None) -> None:
         self.unavailable: str | None = None
         self.parser: Protego | None = None
-        if status >= 500 or body is None:
+        self.body = b""  # what was parsed, and what the state store keeps
+        if status >= 500 or status == 429 or body is None:
             self.unavailable = (
                 f"robots.txt unavailable (HTTP {status})" if status else "robots.txt unreachable"
             )
         elif 200 <= status < 300:
-            text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
-            self.parser = Protego.parse(text)
+            self.body = robots_prefix(body)
+            self.parser = Protego.parse(self.body.decode("utf-8", errors="replace"))
 
 
 class RobotsPolicy:
@@ -75,14 +89,15 @@ class RobotsPolicy:
                 rules = _Rules(*stored)
             else:
                 try:
-                    status, body = await self.fetch(key)
+                    with prefix_only(MAX_ROBOTS_BYTES + 1):  # one byte more: was it cut?
+                        status, body = await self.fetch(key)
                 except RobotsUnavailable as exc:
                     rules = _Rules(0, None)
                     rules.unavailable = f"robots.txt unreachable: {exc}"
                 else:
                     rules = _Rules(status, body)
                     if self.state and rules.unavailable is None:
-                        self.state.save_robots(key, status, body[:MAX_ROBOTS_BYTES])
+                        self.state.save_robots(key, status, rules.body)
             self._cache[key] = (time.monotonic() + self.ttl_s, rules)
             return rules
 
