@@ -1,105 +1,74 @@
-"""`marsad serve`: scheduled monitoring and operator flows from one command.
+"""`marsad serve`: scheduled monitoring and operator flows from one command, left running.
 
 Prefect's embedded (ephemeral) server runs flows but never schedules them, so `serve`
 talks to the server PREFECT_API_URL names; with none configured it starts a local
-`prefect server start` (SQLite, 127.0.0.1, its own PREFECT_HOME) and prints where the UI is.
-It then registers one monitor deployment per source group (each on its own cron schedule
-and timezone, never overlapping itself) plus backfill, reprocess and retry-failures
-deployments for Custom runs from the UI, and runs their flow runs in subprocesses until
-interrupted. With `--settings FILE`, the file's settings are every deployment's `settings`
-parameter (the UI's Custom run form starts from them).
+`prefect server start` (SQLite, 127.0.0.1, its own PREFECT_HOME; marsad/prefect_server.py)
+and prints where the UI is, refusing a port that anything else holds.
+
+It registers one monitor deployment per source group (each on its own cron schedule and
+timezone, never overlapping itself, with a time budget of 80% of its interval), daily
+`compact` and `cleanup` deployments, and backfill, reprocess and retry-failures deployments
+for Custom runs from the UI; deployments of another instance (other sources or out) are
+refused unless `--replace` (marsad/serve_deployments.py). It then runs their flow runs in
+subprocesses until Ctrl-C or SIGTERM, and stops within seconds with no run left RUNNING
+(marsad/serve_runner.py). With `--settings FILE`, the file's settings are every
+deployment's `settings` parameter (the UI's Custom run form starts from them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-import httpx
-
+from marsad.prefect_server import (
+    QUIET_ENV,
+    default_home,
+    free_port,
+    local_server,
+    port_is_free,
+    port_taken,
+    stop_process,
+    wait_healthy,
+)
+from marsad.retention import DEFAULT_DAYS
+from marsad.serve_deployments import Claim, crash_stale_runs, mark_shared, pause_ours, read_claims
+from marsad.serve_runner import Outcome, Stopper, catch_signals, note, serve_until_stopped
+from marsad.serve_schedules import (
+    CLEANUP_CRON,
+    COMPACT_CRON,
+    DEFAULT_CRON,
+    GROUP_CRONS,
+    GroupSchedule,
+    ServeError,
+    group_schedules,
+    parse_schedule,
+    run_budget,
+    settings_parameter,
+)
 from marsad.settings import Settings, load_settings
-from marsad.sources import Source, load_sources
+from marsad.sources import load_sources
 
-DEFAULT_CRON = "0 * * * *"  # hourly
-GROUP_CRONS = {"wires": "*/15 * * * *"}
-QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-
-
-class ServeError(ValueError):
-    """A `marsad serve` option or environment that cannot work; the message is for the user."""
-
-
-@dataclass(frozen=True)
-class GroupSchedule:
-    group: str
-    cron: str
-    timezone: str
-
-
-def parse_schedule(spec: str, default_tz: str) -> GroupSchedule:
-    """`GROUP=CRON[@TIMEZONE]`, e.g. `wires=*/15 * * * *@Asia/Riyadh`."""
-    group, sep, rest = spec.partition("=")
-    if not sep or not group.strip() or not rest.strip():
-        raise ServeError(f"--schedule {spec!r}: expected GROUP=CRON[@TIMEZONE]")
-    cron, _, tz = rest.partition("@")
-    return GroupSchedule(
-        group.strip(), _check_cron(cron.strip()), _check_tz(tz.strip() or default_tz)
-    )
-
-
-def _check_cron(cron: str) -> str:
-    from prefect.schedules import Cron
-
-    try:
-        Cron(cron)  # validates the expression
-    except ValueError as exc:
-        raise ServeError(f"invalid cron {cron!r}: {exc}") from None
-    return cron
-
-
-def _check_tz(tz: str) -> str:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ServeError(
-            f"unknown timezone {tz!r} (use an IANA name such as Asia/Riyadh)"
-        ) from None
-    return tz
-
-
-def group_schedules(
-    sources: list[Source], overrides: Mapping[str, GroupSchedule], default_tz: str
-) -> list[GroupSchedule]:
-    """One schedule per group in the sources file: an override, a known group's cron, or hourly."""
-    unknown = sorted(set(overrides) - {s.group for s in sources})
-    if unknown:
-        raise ServeError(f"--schedule for groups not in the sources file: {unknown}")
-    out = []
-    for group in sorted({s.group for s in sources}):
-        out.append(
-            overrides.get(group)
-            or GroupSchedule(group, GROUP_CRONS.get(group, DEFAULT_CRON), _check_tz(default_tz))
-        )
-    return out
-
-
-def settings_parameter(settings: Settings | None) -> dict[str, Any]:
-    """The deployments' `settings` parameter: the fields a settings file set, as JSON (none:
-    no parameter, the flows' defaults). `allow_private_networks` rides along as the file says
-    it; the flows' `run_settings` is where it meets the `allow_private_networks` parameter."""
-    if settings is None:
-        return {}
-    return {"settings": settings.model_dump(mode="json", exclude_unset=True)}
+__all__ = [  # the names callers and tests import from here, wherever they now live
+    "DEFAULT_CRON",
+    "GROUP_CRONS",
+    "QUIET_ENV",
+    "GroupSchedule",
+    "Outcome",
+    "ServeError",
+    "build_deployments",
+    "default_home",
+    "free_port",
+    "group_schedules",
+    "local_server",
+    "parse_schedule",
+    "serve",
+    "settings_parameter",
+    "stop_process",
+]
 
 
 def build_deployments(
@@ -108,6 +77,8 @@ def build_deployments(
     allow_private_networks: bool,
     schedules: list[GroupSchedule],
     settings: Settings | None = None,
+    timezone: str = "UTC",
+    retention_days: float = DEFAULT_DAYS,
 ) -> list[Any]:
     """The RunnerDeployments `marsad serve` registers and runs."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -115,21 +86,24 @@ def build_deployments(
     from prefect.types.entrypoint import EntrypointType
 
     from marsad.flows.backfill import backfill
+    from marsad.flows.cleanup import cleanup
+    from marsad.flows.compact import compact_flow
     from marsad.flows.monitor import monitor
     from marsad.flows.reprocess import reprocess
     from marsad.flows.retry_failures import retry_failures
 
     common: dict[str, Any] = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["marsad"]}
     opts = settings_parameter(settings)
-    net = {"sources": sources, "out": out, "allow_private_networks": allow_private_networks, **opts}
+    net = {"sources": sources, "out": out, "allow_private_networks": allow_private_networks}
+    no_overlap = ConcurrencyLimitConfig(
+        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+    )
     deployments = [
         monitor.to_deployment(
             name=f"monitor-{s.group}",
             schedule=Cron(s.cron, timezone=s.timezone),
-            parameters={**net, "group": s.group},
-            concurrency_limit=ConcurrencyLimitConfig(
-                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-            ),
+            parameters={**net, **settings_parameter(settings, run_budget(s)), "group": s.group},
+            concurrency_limit=no_overlap,
             description=f"Monitor the sources of group {s.group!r}: {s.cron} ({s.timezone}).",
             **common,
         )
@@ -138,7 +112,7 @@ def build_deployments(
     deployments += [
         backfill.to_deployment(
             name="backfill",
-            parameters=net,
+            parameters={**net, **opts},
             description="Fetch a past date range through sitemaps and feeds (give since/until).",
             **common,
         ),
@@ -155,6 +129,23 @@ def build_deployments(
             description="Fetch again the failures of a run (run_id) or a time window.",
             **common,
         ),
+        compact_flow.to_deployment(
+            name="compact",
+            schedule=Cron(COMPACT_CRON, timezone=timezone),
+            parameters={"out": out},
+            concurrency_limit=no_overlap,
+            description=f"Merge each date partition's files into one: {COMPACT_CRON} ({timezone}).",
+            **common,
+        ),
+        cleanup.to_deployment(
+            name="cleanup",
+            schedule=Cron(CLEANUP_CRON, timezone=timezone),
+            parameters={"older_than_days": retention_days},
+            concurrency_limit=no_overlap,
+            description=f"Delete finished flow runs older than {retention_days:g} days from the "
+            f"Prefect database: {CLEANUP_CRON} ({timezone}).",
+            **common,
+        ),
     ]
     return deployments
 
@@ -167,77 +158,6 @@ def configured_api_url() -> str | None:
     return str(url) if url else None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(
-    api_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise ServeError(f"prefect server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise ServeError(f"no healthy Prefect server at {api_url} after {timeout_s:.0f} s")
-
-
-@contextmanager
-def local_server(home: Path, port: int = 4200, timeout_s: float = 180) -> Iterator[str]:
-    """A `prefect server start` on 127.0.0.1 with SQLite under `home`; yields its API URL."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home)}
-    env.pop("PREFECT_API_URL", None)
-    api = f"http://127.0.0.1:{port}/api"
-    log: IO[bytes] = open(home / "server.log", "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_healthy(api, timeout_s, proc)
-        yield api
-    finally:
-        stop_process(proc, signal.SIGTERM)
-        log.close()
-
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout_s: float = 30) -> None:
-    """Ask a child to stop with `sig`; kill it if it has not after `timeout_s`."""
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def default_home(out: str) -> Path:
-    """The local server's PREFECT_HOME: under DIR when DIR is a local path, else ~/.marsad."""
-    if "://" in out:
-        return Path.home() / ".marsad" / "prefect"
-    return Path(out).resolve() / ".prefect"
-
-
 def serve(
     sources: str,
     out: str,
@@ -247,39 +167,111 @@ def serve(
     port: int = 4200,
     home: Path | None = None,
     settings_file: str | None = None,
-) -> None:
-    """Register the deployments and run their flow runs until interrupted (Ctrl-C, SIGTERM)."""
+    replace: bool = False,
+    retention_days: float = DEFAULT_DAYS,
+) -> Outcome:
+    """Register the deployments and run their flow runs until interrupted (Ctrl-C, SIGTERM);
+    returns how it stopped (`Outcome.line()` is the one line to print)."""
     srcs = load_sources(sources)  # a bad sources file fails here, before any server starts
     settings = load_settings(settings_file) if settings_file else None  # and a bad settings file
     overrides = {s.group: s for s in (parse_schedule(x, timezone) for x in schedule_specs or [])}
     schedules = group_schedules(srcs, overrides, timezone)
     sources = str(Path(sources).resolve())
     out = out if "://" in out else str(Path(out).resolve())
+    home = home or default_home(out)
+    build = partial(  # once the port is known to be usable: importing the flows takes a while
+        build_deployments,
+        sources,
+        out,
+        allow_private_networks,
+        schedules,
+        settings,
+        timezone,
+        retention_days,
+    )
+    stopper = Stopper()
+    with catch_signals(stopper):
+        try:
+            return _serve(build, schedules, home, port, replace, stopper)
+        except InterruptedError:
+            return Outcome(stopper.reason or "interrupted")
+        finally:
+            stopper.restore()
+
+
+def _serve(
+    build: Callable[[], list[Any]],
+    schedules: list[GroupSchedule],
+    home: Path,
+    port: int,
+    replace: bool,
+    stopper: Stopper,
+) -> Outcome:
     api = configured_api_url()
+    log = home / "serve.log"
     if api:
-        wait_healthy(api, 30)
-        _serve_on(api, sources, out, allow_private_networks, schedules, settings)
-        return
-    with local_server(home or default_home(out), port) as api:
+        wait_healthy(api, 30, should_stop=stopper.requested)
+        return _serve_on(api, False, build, schedules, replace, stopper, log)
+    if not port_is_free(port):  # before anything else: name what holds the port
+        raise ServeError(port_taken(port))
+    with local_server(home, port, should_stop=stopper.requested) as api:
         print(f"started a local Prefect server; UI at {api.removesuffix('/api')}", flush=True)
-        _serve_on(api, sources, out, allow_private_networks, schedules, settings)
+        outcome = _serve_on(api, True, build, schedules, replace, stopper, log)
+    note("the local Prefect server has stopped")
+    return outcome
 
 
 def _serve_on(
     api: str,
-    sources: str,
-    out: str,
-    allow_private: bool,
+    own_server: bool,
+    build: Callable[[], list[Any]],
     schedules: list[GroupSchedule],
-    settings: Settings | None,
-) -> None:
-    from prefect import serve as prefect_serve
+    replace: bool,
+    stopper: Stopper,
+    log: Path,
+) -> Outcome:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     os.environ["PREFECT_API_URL"] = api  # the flow-run subprocesses inherit it
     with temporary_settings(updates={PREFECT_API_URL: api}):
-        deployments = build_deployments(sources, out, allow_private, schedules, settings)
-        for s in schedules:
-            print(f"monitor-{s.group}: {s.cron} ({s.timezone})", flush=True)
-        print(f"serving {len(deployments)} deployments on {api}; Ctrl-C stops", flush=True)
-        prefect_serve(*deployments, print_starting_message=False)
+        deployments = build()
+        return asyncio.run(
+            _register_and_run(api, own_server, deployments, schedules, replace, stopper, log)
+        )
+
+
+async def _register_and_run(
+    api: str,
+    own_server: bool,
+    deployments: list[Any],
+    schedules: list[GroupSchedule],
+    replace: bool,
+    stopper: Stopper,
+    log: Path,
+) -> Outcome:
+    from prefect.client.orchestration import get_client
+    from prefect.runner import Runner
+
+    claims = [Claim(d.flow_name, d.name, dict(d.parameters)) for d in deployments]
+    async with get_client() as client:
+        await read_claims(client, claims, replace, api)  # refuses before anything changes
+        for claim in [] if own_server else await mark_shared(client, claims):
+            print(f"{claim.name}: another runner serves it too; its runs and schedule are left")
+        crashed = await crash_stale_runs(client, claims)
+    if crashed:
+        print(f"marked {crashed} runs Crashed that an earlier serve left open", flush=True)
+    runner = Runner(pause_on_shutdown=False)  # pauses only what is ours (serve_runner)
+    ids = {}
+    for deployment in deployments:
+        if stopper.requested():
+            break
+        ids[deployment.name] = await runner.aadd_deployment(deployment)
+    owned = {ids[c.name]: c.parameters for c in claims if c.name in ids and not c.shared}
+    if stopper.requested():
+        async with get_client() as client:
+            await pause_ours(client, owned)
+        return Outcome(stopper.reason or "interrupted")
+    for s in schedules:
+        print(f"monitor-{s.group}: {s.cron} ({s.timezone})", flush=True)
+    print(f"serving {len(ids)} deployments on {api}; Ctrl-C stops", flush=True)
+    return await serve_until_stopped(runner, stopper, log, owned)

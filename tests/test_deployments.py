@@ -136,7 +136,8 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
 ) -> None:
     api, proc, _sources, out = served
     names = {"monitor-default", "backfill", "reprocess", "retry-failures"}
-    deps = _wait("deployments", lambda: names <= set(d := _deployments(api)) and d, 120, proc)
+    everything = names | {"compact", "cleanup"}
+    deps = _wait("deployments", lambda: everything <= set(d := _deployments(api)) and d, 120, proc)
 
     # the schedule, its timezone, and no overlap
     monitor = deps["monitor-default"]
@@ -148,9 +149,13 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     assert monitor["parameters"]["group"] == "default"
     assert monitor["parameters"]["out"] == str(out)
     assert monitor["parameters"]["allow_private_networks"] is True
-    # --settings FILE: every deployment's `settings` parameter is what the file set
-    for name in names:
+    # --settings FILE: every deployment's `settings` parameter is what the file set; a
+    # monitor's also carries its time budget, 80% of its schedule's interval
+    for name in names - {"monitor-default"}:
         assert deps[name]["parameters"]["settings"] == FAST, name
+    assert monitor["parameters"]["settings"] == {**FAST, "max_run_seconds": 2880.0}
+    assert deps["compact"]["schedules"][0]["schedule"]["cron"] == "30 2 * * *"
+    assert deps["cleanup"]["parameters"] == {"older_than_days": 30}
     # the UI's form: every monitor parameter documented, nested models with field descriptions
     schema = monitor["parameter_openapi_schema"]
     props = schema["properties"]
@@ -224,7 +229,7 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     # a crashed run (its process killed) can be retried from the UI and completes
     crash = _custom_run(api, monitor["id"], {}).json()["id"]  # the deployment's settings
     run = httpx.get(f"{api}/flow_runs/{crash}", timeout=60).json()
-    assert run["parameters"]["settings"] == FAST
+    assert run["parameters"]["settings"] == {**FAST, "max_run_seconds": 2880.0}
     _wait("the run to start", lambda: _state(api, crash) == "RUNNING", 120, proc)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert children, "the served flow run should run in a child process"
@@ -280,10 +285,21 @@ def test_prefect_deploy_registers_worker_deployments(prefect_server: str, tmp_pa
         "out": env["MARSAD_OUT"],
         "allow_private_networks": False,
         "group": "wires",
+        "settings": {"max_run_seconds": 720},  # 80% of 15 minutes, as marsad serve sets it
     }
     assert deps["monitor-default"]["schedules"][0]["schedule"]["cron"] == "0 * * * *"
+    assert deps["monitor-default"]["parameters"]["settings"] == {"max_run_seconds": 2880}
     assert {"backfill", "reprocess", "retry-failures"} <= set(deps)
     assert deps["reprocess"]["work_pool_name"] == "marsad"
+    # daily compaction and retention, as marsad serve schedules them
+    for name, cron, params in (
+        ("compact", "30 2 * * *", {"out": env["MARSAD_OUT"]}),
+        ("cleanup", "45 2 * * *", {"older_than_days": 30}),
+    ):
+        (sched,) = deps[name]["schedules"]
+        assert sched["schedule"]["cron"] == cron, name
+        assert deps[name]["parameters"] == params
+        assert deps[name]["global_concurrency_limit"]["limit"] == 1
 
 
 def test_group_schedules_defaults_overrides_and_errors() -> None:
@@ -341,8 +357,12 @@ def test_settings_file_becomes_every_deployments_settings_parameter(tmp_path: Pa
     path = tmp_path / "settings.yaml"
     path.write_text("batch_size: 7\nallow_private_networks: true\nwatchlist: wl.yaml\n", "utf-8")
     sched = [GroupSchedule("wires", "*/15 * * * *", "UTC")]
+    budget = {"max_run_seconds": 720.0}  # 80% of the wires' 15 minutes
     deps = {d.name: d.parameters for d in build_deployments("s", "o", False, sched)}
-    assert not any("settings" in p for p in deps.values())  # no file: the flows' defaults
+    # no file: the flows' defaults, but for the monitors' time budget
+    assert {n: p["settings"] for n, p in deps.items() if "settings" in p} == {
+        "monitor-wires": budget
+    }
     deps = {
         d.name: d.parameters for d in build_deployments("s", "o", False, sched, load_settings(path))
     }
@@ -351,9 +371,10 @@ def test_settings_file_becomes_every_deployments_settings_parameter(tmp_path: Pa
         "allow_private_networks": True,  # as the file says; the flow's run_settings merges
         "watchlist": str((tmp_path / "wl.yaml").resolve()),
     }
-    assert {name: p["settings"] for name, p in deps.items()} == dict.fromkeys(
-        ["monitor-wires", "backfill", "reprocess", "retry-failures"], want
-    )
+    assert {name: p["settings"] for name, p in deps.items() if "settings" in p} == {
+        "monitor-wires": {**want, **budget},
+        **dict.fromkeys(["backfill", "reprocess", "retry-failures"], want),
+    }
     # the CLI flag stays the flows' own parameter, not folded into the settings
     assert deps["monitor-wires"]["allow_private_networks"] is False
     assert deps["retry-failures"]["allow_private_networks"] is False
