@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from marsad.outdir import existing_out, writable_out
+
 if TYPE_CHECKING:
     from marsad.settings import Settings
 
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="one monitoring run, in-process")
     run.add_argument("--sources", required=True, help="sources YAML file")
-    run.add_argument("--out", required=True, help="output directory")
+    run.add_argument("--out", required=True, type=writable_out, help="output directory")
     run.add_argument(
         "--allow-private-networks",
         action="store_true",
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="scheduled deployments + operator flows (Prefect server)")
     serve.add_argument("--sources", required=True, help="sources YAML file")
-    serve.add_argument("--out", required=True, help="output directory")
+    serve.add_argument("--out", required=True, type=writable_out, help="output directory")
     serve.add_argument("--allow-private-networks", action="store_true")
     serve.add_argument(
         "--schedule",
@@ -73,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--timezone", default="UTC", help="IANA timezone of the schedules")
     serve.add_argument(
-        "--port", type=_positive_int, default=4200, help="local server port (if one is started)"
+        "--port",
+        type=_positive_int,
+        default=4200,
+        help="port of the local server it starts (and of its UI); refused if anything holds it",
     )
     serve.add_argument(
         "--settings",
@@ -81,9 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="settings YAML file: the deployments' `settings` parameter",
     )
+    serve.add_argument(
+        "--replace",
+        action="store_true",
+        help="take over deployments registered with other sources or out (else refused)",
+    )
+    serve.add_argument(
+        "--retention-days",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="the daily cleanup deletes finished flow runs older than N days (default 30)",
+    )
 
     comp = sub.add_parser("compact", help="merge each date partition's files into one")
-    comp.add_argument("--out", required=True, help="output directory or URI")
+    comp.add_argument(
+        "--out", required=True, type=existing_out, help="output directory or URI (a marsad output)"
+    )
     comp.add_argument(
         "--date", action="append", default=None, type=_iso_date, help="YYYY-MM-DD (repeatable)"
     )
@@ -92,11 +111,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="serve the offline demo site and run the flow on it")
-    demo.add_argument("--out", default="./data", help="output directory (default ./data)")
+    demo.add_argument(
+        "--out", default="./data", type=writable_out, help="output directory (default ./data)"
+    )
 
     ex = sub.add_parser("extract", help="print extracted JSON for pages or URLs")
     ex.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
     ex.add_argument("--allow-private-networks", action="store_true")
+
+    chk = sub.add_parser(
+        "check-url",
+        help="would marsad fetch this URL? (scheme, host, each resolved address; no connection)",
+    )
+    chk.add_argument("url")
+    chk.add_argument("--allow-private-networks", action="store_true")
+
+    srch = sub.add_parser("search", help="stored articles matching words, best first (BM25)")
+    srch.add_argument("query", help="words to find; diacritics, hamza and alef forms don't matter")
+    srch.add_argument(
+        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
+    )
+    srch.add_argument("--since", metavar="SPAN", help="last 7d, 24h, 2w, or from YYYY-MM-DD on")
+    srch.add_argument("--source", metavar="NAME", help="only articles of this source")
+    srch.add_argument(
+        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
+    )
+    srch.add_argument("--json", action="store_true", help="one JSON object per line")
 
     sub.add_parser("ner", help="train, evaluate or run the NER model", add_help=False)
     return p
@@ -105,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_summary(result: dict[str, object], out: str) -> None:
     print(
         f"stored {result['stored']} articles, {result['failed']} failures, "
-        f"{result['skipped']} already stored -> {out}"
+        f"{result.get('deferred', 0)} deferred, {result['skipped']} already stored -> {out}"
     )
     rows = cast("list[dict[str, object]]", result.get("sources", []))
     for row in rows:
@@ -148,42 +188,83 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (SourcesError, SettingsError) as exc:
         print(f"marsad: error: {exc}", file=sys.stderr)
         return 2
-    from marsad.flows.monitor import monitor
-
-    result = monitor(
+    return monitor_run(
+        args.out,
         sources=args.sources,
-        out=args.out,
         allow_private_networks=args.allow_private_networks,
         settings=settings,
     )
-    _print_summary(result, args.out)
+
+
+EXIT_DISCOVERY_FAILED = 3
+
+
+def monitor_run(out: str, **params: object) -> int:
+    """One monitor flow run in this process, as the CLI reports it: the summary, then exit
+    0 (completed), 3 (every source failed at discovery), 130 (Ctrl-C: stopped after the
+    current batch; the next run resumes) or 1 (the run crashed)."""
+    from marsad.interrupt import stop_on_signals
+
+    with stop_on_signals() as interrupted:  # before Prefect starts a thread or a server
+        from marsad.flows.monitor import monitor
+        from marsad.flows.run import RunOutcome
+
+        state = monitor(out=out, return_state=True, **params)
+        # the flow returns a State; what the caller gets is its data
+        result: object = state.result(raise_on_failure=False)
+    if isinstance(result, RunOutcome):
+        result = result.summary
+    if not isinstance(result, dict):
+        print(f"marsad: the run crashed: {result!r}", file=sys.stderr)
+        return 1
+    _print_summary(result, out)
+    if interrupted.first is not None:
+        print(f"marsad: {state.message}; the next run takes up what was deferred")
+        return interrupted.exit_code
+    if state.is_failed():
+        print(f"marsad: {state.message}", file=sys.stderr)
+        return EXIT_DISCOVERY_FAILED
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from marsad.serve import ServeError, serve
-    from marsad.settings import SettingsError
-    from marsad.sources import SourcesError
+    """Exit 0 after SIGTERM, 130 after Ctrl-C (one line says how it stopped), 2 when it
+    refuses to start (bad options, a taken port, another instance's deployments)."""
+    import signal
 
+    # First of all: every thread and child started from here on inherits a blocked SIGINT,
+    # so a Ctrl-C reaches marsad alone (marsad/serve_runner.py).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        serve(
-            args.sources,
-            args.out,
-            args.allow_private_networks,
-            args.schedule,
-            args.timezone,
-            args.port,
-            settings_file=args.settings,
-        )
-    except (SourcesError, SettingsError, ServeError) as exc:
-        print(f"marsad: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        from marsad.serve import ServeError, serve
+        from marsad.settings import SettingsError
+        from marsad.sources import SourcesError
+
+        try:
+            outcome = serve(
+                args.sources,
+                args.out,
+                args.allow_private_networks,
+                args.schedule,
+                args.timezone,
+                args.port,
+                settings_file=args.settings,
+                replace=args.replace,
+                retention_days=args.retention_days,
+            )
+        except (SourcesError, SettingsError, ServeError) as exc:
+            print(f"marsad: error: {exc}", file=sys.stderr)
+            return 2
+        print(outcome.line(), flush=True)
+        return outcome.exit_code
+    finally:
+        from marsad.serve_runner import restore_mask
+
+        restore_mask(mask)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from marsad.demo import demo_root, demo_sources_yaml, serve_directory
-    from marsad.flows.monitor import monitor
     from marsad.settings import Settings
 
     with serve_directory(demo_root()) as base, tempfile.TemporaryDirectory() as tmp:
@@ -191,49 +272,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sources.write_text(demo_sources_yaml(base), encoding="utf-8")
         print(f"demo site at {base}")
         settings = Settings(per_host_delay_s=0.0, per_host_concurrency=4, backoff_base_s=0.05)
-        result = monitor(
-            sources=str(sources), out=args.out, allow_private_networks=True, settings=settings
+        return monitor_run(
+            args.out, sources=str(sources), allow_private_networks=True, settings=settings
         )
-    _print_summary(result, args.out)
-    return 0
 
 
 def extract_one(target: str, allow_private: bool) -> dict[str, object]:
+    """One page (file, .gz or URL) to its extraction, or to {"url", "error"}: never raises.
+
+    A file is read and inflated to at most Settings().max_body_bytes, so /dev/zero or a gzip
+    bomb costs that much memory and an error line, not the machine."""
     from marsad.charset import decode
     from marsad.extract import ExtractError, extract_html
+    from marsad.fetch.feeds import NotAFeed
     from marsad.fetch.http import FetchError, HostLimiter, make_client
     from marsad.fetch.session import fetch_url
+    from marsad.fetch.sitemaps import GZIP_MAGIC, gunzip_bounded
     from marsad.settings import Settings
 
     url: str | None = None
-    if target.startswith(("http://", "https://")):
-        settings = Settings(allow_private_networks=allow_private)
-
-        async def get() -> tuple[str, str]:
-            async with make_client(settings) as client:
-                resp = await fetch_url(client, target, settings, HostLimiter(settings))
-                return resp.final_url, decode(resp.body, resp.content_type)
-
-        try:
-            url, html = asyncio.run(get())
-        except FetchError as exc:
-            return {"url": target, "error": exc.reason}
-    else:
-        path = Path(target)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            return {"url": target, "error": f"cannot read: {exc.strerror}"}
-        if path.suffix == ".gz":
-            import gzip
-
-            raw = gzip.decompress(raw)
-        html = decode(raw)
-        url = None
     try:
+        settings = Settings(allow_private_networks=allow_private)
+        if target.startswith(("http://", "https://")):
+
+            async def get() -> tuple[str, str]:
+                async with make_client(settings) as client:
+                    resp = await fetch_url(client, target, settings, HostLimiter(settings))
+                    return resp.final_url, decode(resp.body, resp.content_type)
+
+            url, html = asyncio.run(get())
+        else:
+            limit = settings.max_body_bytes
+            with open(target, "rb") as f:
+                raw = f.read(limit + 1)
+            if len(raw) > limit:
+                return {"url": target, "error": f"too large: more than {limit} bytes"}
+            if target.endswith(".gz") or raw[:2] == GZIP_MAGIC:
+                raw = gunzip_bounded(raw, limit)
+            html = decode(raw)
         ex = extract_html(html, url)
-    except ExtractError as exc:
+    except FetchError as exc:
+        return {"url": target, "error": exc.reason}
+    except OSError as exc:
+        return {"url": target, "error": f"cannot read: {exc.strerror or exc}"}
+    except (NotAFeed, ExtractError) as exc:  # NotAFeed: gunzip_bounded's refusals
         return {"url": url or target, "error": str(exc)}
+    except Exception as exc:  # one bad input is one error line; the next input still runs
+        return {"url": url or target, "error": f"{type(exc).__name__}: {exc}"}
     return {
         "url": ex.url or url or target,
         "title": ex.title,
@@ -251,7 +336,21 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Exit 0 with results, 1 with none, 2 on a bad --since or query."""
+    from marsad.search import main as search_main
+
+    return search_main(args.out, args.query, args.since, args.source, args.limit, args.json)
+
+
+def cmd_check_url(args: argparse.Namespace) -> int:
+    from marsad.checkurl import main as check_url_main
+
+    return check_url_main(args.url, args.allow_private_networks)
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
+    """One JSON line per input, in order; exit status 1 when any input gave an error line."""
     status = 0
     for target in args.inputs:
         obj = extract_one(target, args.allow_private_networks)
@@ -270,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "extract": cmd_extract}
     handlers["compact"] = cmd_compact
+    handlers["check-url"] = cmd_check_url
+    handlers["search"] = cmd_search
     return handlers[args.command](args)
 
 
