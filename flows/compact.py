@@ -1,8 +1,8 @@
 """Compaction flow: merge each date partition's small files into one, atomically.
 
-Schedule it (e.g. hourly, or nightly for the previous day) next to a monitor that runs every
-15 minutes; the store step already compacts a partition that passes `MAX_FILES` files, this
-flow leaves one file per partition and dataset.
+`marsad serve` and deployments/prefect.yaml schedule it daily (02:30 UTC); the store step
+already compacts a partition that passes `MAX_FILES` files, this flow leaves one file per
+partition and dataset.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 What a run does not reach in time (or before a stop request) stays in the pending set and is
 recorded as a failure whose reason starts with `deferred:`; the next run takes it first.
-The stop flag is per process: the CLI's signal handler and a served flow run's SIGTERM set it,
-and the fetching loops poll it, so a stop never interrupts a write half way.
+The stop flag is per process: `marsad run`'s Ctrl-C sets it (marsad.interrupt), and the
+fetching loops poll it, so a stop never interrupts a write half way. (A served run is
+cancelled by Prefect's own SIGTERM path instead; its unfinished URLs stay pending as well.)
 """
 
 from __future__ import annotations
