@@ -78,8 +78,8 @@ def find_bursts(
 _COUNTS_SQL = """
 with m as (
     select coalesce(e.entity_id, e.label || ':' || e.norm) as key,
-           any_value(e.text) over (partition by coalesce(e.entity_id, e.label || ':' || e.norm))
-               as name,
+           any_value(coalesce(e.name, e.text))
+               over (partition by coalesce(e.entity_id, e.label || ':' || e.norm)) as name,
            coalesce(a.published_at, a.fetched_at) as ts
     from (select unnest(entities) as e, published_at, fetched_at
           from articles) a
@@ -123,7 +123,11 @@ def _resource(key: str, name: str) -> dict[str, str]:
 
 
 def emit_watchlist_hits(hits: Iterable[Mapping[str, str]]) -> int:
-    """One `marsad.watchlist.hit` event per (entity, article); returns how many were emitted."""
+    """One `marsad.watchlist.hit` event per (entity, article); returns how many were emitted.
+
+    The payload is the hit as `RunSummary.add_entities` makes it: entity_id, `name` (the
+    watchlist's Arabic name) and `name_en`, the mention as written, label, source, title, url
+    and article_id."""
     from prefect.events import emit_event
 
     n = 0
@@ -146,6 +150,7 @@ def emit_bursts(bursts: Iterable[Burst], rule: BurstRule) -> int:
             event=BURST_EVENT,
             resource=_resource(b.key, b.name),
             payload={
+                "name": b.name,
                 "recent": b.recent,
                 "expected": round(b.expected, 3),
                 "ratio": round(b.ratio, 2),

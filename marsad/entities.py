@@ -3,11 +3,13 @@
 The tagger works on tokens of the original text; spans come back as character
 offsets into `Article.text`, so `text[start:end] == entity.text` always holds.
 The taggers live in `marsad.ner` (`backends` chooses one); mentions are then linked to the
-watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed.
+watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed, and each
+gets a display `name` (`name_entities`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -16,10 +18,38 @@ from marsad.ner.backends import Tagger, tagger_for
 from marsad.ner.conll import spans
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
-from marsad.text.arabic import Token, normalise, sentences, tokenize
-from marsad.text.clitics import proclitic_chars
+from marsad.text.arabic import WORD_MARKS, Token, fold_token, normalise, sentences, tokenize
+from marsad.text.clitics import CONJUNCTIONS, proclitic_chars
 
 LABELS = ("PERS", "LOC", "ORG", "MISC")
+_LEADING_MARKS = re.compile(f"[{WORD_MARKS}]*")
+
+
+def surface_name(surface: str) -> str:
+    """A mention's surface as a name, diacritics and spelling kept.
+
+    The mention already starts after a conjunction or preposition (`proclitic_chars`: والسعودية
+    is السعودية, بغداد stays whole); what is left is ل + the article, whose alef Arabic drops
+    (للعراق, وللعراق): the name is written with it again (العراق)."""
+    name = surface.strip()
+    folded = fold_token(name.split(maxsplit=1)[0]) if name else ""
+    skip = 1 if folded[:1] in CONJUNCTIONS and folded[1:3] == "لل" else 0
+    if folded[skip : skip + 2] != "لل" or len(folded) - skip < 4:
+        return name
+    i = 0
+    for _ in range(skip + 1):  # past the conjunction and the first ل, with their marks
+        m = _LEADING_MARKS.match(name, i + 1)
+        i = m.end() if m else i + 1
+    return "ا" + name[i:]
+
+
+def name_entities(entities: list[Entity], linker: Linker | None = None) -> list[Entity]:
+    """Give each mention its display `name` (and `name_en` when linked), in place."""
+    names = linker.names if linker is not None else {}
+    for e in entities:
+        linked = names.get(e.entity_id) if e.entity_id else None
+        e.name, e.name_en = linked if linked else (surface_name(e.text), None)
+    return entities
 
 
 def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -47,7 +77,7 @@ def find_entities(
             start += proclitic_chars(firsts[start], rank)
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
-    return linker.link(text, out, level) if linker is not None else out
+    return name_entities(linker.link(text, out, level) if linker is not None else out, linker)
 
 
 def tag_articles(

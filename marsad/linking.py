@@ -43,6 +43,7 @@ class Linker:
         self._trie: Trie = {}
         for key, entry in watchlist.keys.items():
             self._add(key, entry)
+        self.names = {e.id: display_names(e) for e in watchlist.entries}
 
     def _add(self, key: Key, entry: WatchEntry) -> None:
         node = self._trie
@@ -98,6 +99,12 @@ class Linker:
     ) -> list[Entity]:
         """Merge the model's mentions with the watchlist's; see docs/entities.md for the rules."""
         return merge(text, entities, self.find(text), level)
+
+
+def display_names(entry: WatchEntry) -> tuple[str, str]:
+    """(name, name_en) of a watchlist entity: its first Arabic alias (its `name` when it has
+    none) and its `name`. Analysts read the Arabic spelling; the Latin one links to sources."""
+    return (entry.ar[0] if entry.ar else entry.name), entry.name
 
 
 def _mention(

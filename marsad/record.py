@@ -43,6 +43,9 @@ class Entity:
     start: int  # offsets into Article.text
     end: int
     entity_id: str | None = None
+    # Last, with defaults, so positional constructors keep working: the display forms.
+    name: str | None = None  # the watchlist's Arabic name, else the surface without proclitics
+    name_en: str | None = None  # the watchlist entry's `name`, when linked
 
 
 @dataclass(slots=True)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 """1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset.
-3: `kind` added to failures."""
+3: `kind` added to failures. 4: `name` and `name_en` added to mentions and entities."""
+
+NAME_DESC = (
+    "Display name, nothing folded: the watchlist entity's Arabic name when linked, else the "
+    "surface form without proclitics; null in files before version 4."
+)
+NAME_EN_DESC = "The watchlist entity's `name` when linked, else null (and in files before 4)."
 
 ENTITY_TYPE = pa.struct(
     [
@@ -16,6 +22,8 @@ ENTITY_TYPE = pa.struct(
         pa.field("start", pa.int32(), metadata={"description": "Start offset into `text`."}),
         pa.field("end", pa.int32(), metadata={"description": "End offset (exclusive)."}),
         pa.field("entity_id", pa.string(), metadata={"description": "Watchlist id, if linked."}),
+        pa.field("name", pa.string(), metadata={"description": NAME_DESC}),
+        pa.field("name_en", pa.string(), metadata={"description": NAME_EN_DESC}),
     ]
 )
 
@@ -62,6 +70,8 @@ MENTIONS = pa.schema(
         _f("entity_id", pa.string(), "Watchlist entity id when linked, else null."),
         _f("start", pa.int32(), "Start offset into the article's `text`.", False),
         _f("end", pa.int32(), "End offset into the article's `text` (exclusive).", False),
+        _f("name", pa.string(), NAME_DESC),
+        _f("name_en", pa.string(), NAME_EN_DESC),
     ]
 )
 

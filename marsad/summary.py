@@ -27,7 +27,9 @@ class RunSummary:
     run_id: str
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     reasons: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # (entity_id, or the normalised form when unlinked; label) -> mentions, and their names
     entities: Counter[tuple[str, str]] = field(default_factory=Counter)
+    names: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hits: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, column: str, per_source: Mapping[str, int] | Iterable[str]) -> None:
@@ -49,17 +51,22 @@ class RunSummary:
         return f"stored {n['stored']}, failed {n['failed']}, deferred {n['deferred']}"
 
     def add_entities(self, articles: Iterable[Article]) -> list[dict[str, str]]:
-        """Tally mentions by (normalised form, label); returns this batch's watchlist hits."""
+        """Tally mentions by entity (its id, else its normalised form and label); returns this
+        batch's watchlist hits, one per entity and article."""
         new_hits: list[dict[str, str]] = []
         for art in articles:
             linked: set[str] = set()
             for e in art.entities:
-                self.entities[(e.norm, e.label)] += 1
+                key = (e.entity_id or e.norm, e.label)
+                self.entities[key] += 1
+                self.names[key][e.name or e.text] += 1
                 if e.entity_id and e.entity_id not in linked:
                     linked.add(e.entity_id)
                     new_hits.append(
                         {
                             "entity_id": e.entity_id,
+                            "name": e.name or e.text,
+                            "name_en": e.name_en or "",
                             "mention": e.text,
                             "label": e.label,
                             "source": art.source,
@@ -71,27 +78,54 @@ class RunSummary:
         self.hits.extend(new_hits)
         return new_hits
 
+    def name(self, key: tuple[str, str]) -> str:
+        """The display name most mentions of an entity carry (never its folded form)."""
+        return self.names[key].most_common(1)[0][0]
+
     def markdown(self, top: int = 20) -> str:
-        """Top entities and watchlist hits, for the run's markdown artifact."""
+        """Top entities and watchlist hits (one row per entity), for the run's artifact."""
         lines = [f"# marsad run {self.run_id}", "", f"## Top {top} entities", ""]
         if self.entities:
             lines += ["| entity | label | mentions |", "|---|---|---:|"]
-            lines += [f"| {n} | {lab} | {c} |" for (n, lab), c in self.entities.most_common(top)]
+            for key, n in self.entities.most_common(top):
+                lines.append(f"| {_cell(self.name(key))} | {key[1]} | {n} |")
         else:
             lines.append("No entities in this run.")
-        lines += ["", f"## Watchlist hits ({len(self.hits)})", ""]
-        if self.hits:
-            lines += ["| entity_id | mention | source | article |", "|---|---|---|---|"]
-            for h in self.hits[:MAX_HITS_SHOWN]:
-                title = h["title"].replace("|", "/") or h["url"]
+        grouped = self.hits_by_entity()
+        lines += ["", f"## Watchlist hits ({len(grouped)})", ""]
+        if grouped:
+            lines += [
+                f"{len(grouped)} watchlist entities, {len(self.hits)} (entity, article) hits.",
+                "",
+                "| entity | id | mentions | articles | latest article |",
+                "|---|---|---:|---:|---|",
+            ]
+            for g in grouped[:MAX_HITS_SHOWN]:
+                title = _cell(str(g["title"])) or g["url"]
                 lines.append(
-                    f"| {h['entity_id']} | {h['mention']} | {h['source']} | [{title}]({h['url']}) |"
+                    f"| {_cell(str(g['name']))} | {g['entity_id']} | {g['mentions']} "
+                    f"| {g['articles']} | [{title}]({g['url']}) |"
                 )
-            if len(self.hits) > MAX_HITS_SHOWN:
-                lines.append(f"\n… and {len(self.hits) - MAX_HITS_SHOWN} more.")
+            if len(grouped) > MAX_HITS_SHOWN:
+                lines.append(f"\n… and {len(grouped) - MAX_HITS_SHOWN} more entities.")
         else:
             lines.append("No watchlist hits in this run.")
         return "\n".join(lines) + "\n"
+
+    def hits_by_entity(self) -> list[dict[str, object]]:
+        """One row per watchlist entity hit in the run: its name, id, mentions and articles
+        (and the last article it was seen in), most mentioned first."""
+        latest: dict[str, dict[str, str]] = {}
+        articles: dict[str, set[str]] = defaultdict(set)
+        for h in self.hits:
+            latest[h["entity_id"]] = h
+            articles[h["entity_id"]].add(h["article_id"] or h["url"])
+        counts = {eid: self.entities[(eid, h["label"])] for eid, h in latest.items()}
+        order = sorted(latest, key=lambda eid: (-counts[eid], latest[eid]["name"], eid))
+        return [
+            {**latest[eid], "mentions": counts[eid], "articles": len(articles[eid])}
+            for eid in order
+        ]
 
     def total(self, column: str) -> int:
         return sum(c[column] for c in self.counts.values())
@@ -148,6 +182,11 @@ def _reasons(counts: Counter[str], top: int = 5, width: int = 160, wrap: bool = 
             reason = " ".join(_break_long(w) for w in short.split(" "))
         parts.append(f"{reason} ×{n}")
     return "; ".join(parts)
+
+
+def _cell(text: str) -> str:
+    """Text in a markdown table cell: a `|` would end the cell, a newline the row."""
+    return " ".join(text.replace("|", "/").split())
 
 
 def _md(text: str) -> str:

@@ -76,6 +76,8 @@ def article_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
                     "start": e.start,
                     "end": e.end,
                     "entity_id": e.entity_id,
+                    "name": e.name,
+                    "name_en": e.name_en,
                 }
                 for e in a.entities
             ],  # not asdict(): its deep copy cost ~1 ms an article
@@ -98,6 +100,8 @@ def mention_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
             "entity_id": e.entity_id,
             "start": e.start,
             "end": e.end,
+            "name": e.name,
+            "name_en": e.name_en,
         }
         for a in articles
         for e in a.entities

@@ -12,13 +12,15 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import pytest
+from demorun import DemoRun, demo_run
 from storefactory import article, body, failure, write_old_version
 
 from marsad.compact import compact
 from marsad.dataset import resolve
 from marsad.record import Article, Entity
-from marsad.schema import ARTICLES, MENTIONS
+from marsad.schema import ARTICLES, ENTITY_TYPE, MENTIONS
 from marsad.store import known_ids
 from marsad.writer import Writer
 
@@ -117,16 +119,29 @@ def test_readme_top_entities_this_week(data, monkeypatch) -> None:
     assert wire == sorted(wire, reverse=True)
 
 
-def test_readme_articles_mentioning_per_day(data, monkeypatch) -> None:
-    root, arts = data
-    monkeypatch.chdir(root)
+@pytest.fixture(scope="module")
+def demo(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The monitor flow's output for the demo site (one run, shared with other modules)."""
+    return demo_run(tmp_path_factory)
+
+
+def test_readme_articles_mentioning_per_day(demo: DemoRun, monkeypatch) -> None:
+    """On pipeline output: the stored norm is فءاد حسين, which `marsad.normalise` matches."""
+    monkeypatch.chdir(demo.root)
     lang, code = _example("mentioning-per-day")
-    assert lang == "python"
+    assert lang == "python" and "marsad.normalise(" in code
     scope: dict[str, object] = {}
     exec(code, scope)
     per_day = scope["per_day"]
-    want = Counter(_day(a) for a in arts if any(e.norm == "فؤاد حسين" for e in a.entities))
+    arts = pl.read_parquet(f"{demo.out}/articles/**/*.parquet", hive_partitioning=True)
+    want = Counter(
+        d for d, text in zip(arts["date"], arts["text"], strict=True) if FUAD.text in text
+    )
+    assert want  # the seed article names him
     assert dict(zip(per_day["date"], per_day["articles"], strict=True)) == dict(want)
+    # the hand-typed spelling the README used to show finds nothing on real output
+    typed = pl.scan_parquet(f"{demo.out}/mentions/**/*.parquet", hive_partitioning=True)
+    assert typed.filter(pl.col("norm") == FUAD.text).collect().height == 0
 
 
 def test_readme_same_story(data, monkeypatch) -> None:
@@ -174,6 +189,90 @@ def test_two_schema_versions_read_together(tmp_path: Path) -> None:
     compact(tmp_path, min_files=1)
     plain = pl.scan_parquet(glob, hive_partitioning=True).collect()
     assert plain.height == 6 and plain["dup_group"].null_count() == 0
+
+
+OLD_ENTITY = pa.struct([f for f in ENTITY_TYPE if f.name not in ("name", "name_en")])
+NAMES = ("name", "name_en")
+
+
+def _v3_files(root: Path, arts: list[Article]) -> None:
+    """Files as marsad wrote them before version 4: no `name`/`name_en`, flat or nested."""
+    from marsad.writer import article_rows, mention_rows
+
+    old_arts = pa.schema(
+        [f.with_type(pa.list_(OLD_ENTITY)) if f.name == "entities" else f for f in ARTICLES]
+    )
+    old_ments = pa.schema([f for f in MENTIONS if f.name not in NAMES])
+    rows = [
+        {**r, "entities": [{k: v for k, v in e.items() if k not in NAMES} for e in r["entities"]]}
+        for r in article_rows(arts)
+    ]
+    ments = [{k: v for k, v in r.items() if k not in NAMES} for r in mention_rows(arts)]
+    for ds, schema, data in (("articles", old_arts, rows), ("mentions", old_ments, ments)):
+        path = root / ds / "date=2026-01-02" / "part-v3-00000.parquet"
+        path.parent.mkdir(parents=True)
+        meta = schema.with_metadata({"marsad.schema_version": "3"})
+        pq.write_table(pa.Table.from_pylist(data, schema=meta), path)
+
+
+def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None:
+    from marsad.dataset import read_dataset
+    from marsad.search import search
+
+    old = [article(i, day=2) for i in range(3)]
+    _v3_files(tmp_path, old)
+    new = [article(i, day=3) for i in range(3, 6)]
+    for a in new:
+        for e in a.entities:
+            e.name = e.text
+    Writer(tmp_path).store(new, [], "r2", 0)
+    aglob, mglob = (f"{tmp_path}/{ds}/**/*.parquet" for ds in ("articles", "mentions"))
+
+    # marsad's readers: the missing columns and fields read as null
+    arts = read_dataset(tmp_path, "articles")
+    names = [e["name"] for ents in arts.column("entities").to_pylist() for e in ents]
+    assert len(names) == 12 and names.count(None) == 6
+    ments = read_dataset(tmp_path, "mentions")
+    assert ments.num_rows == 12 and ments.column("name").null_count == 6
+    assert len(search(tmp_path, "بغداد")) == 6
+
+    # DuckDB by name, top level and inside `entities`
+    flat = duckdb.sql(
+        f"select date, count(*), count(name) from read_parquet('{mglob}', hive_partitioning=true,"
+        " union_by_name=true) group by date order by date"
+    ).fetchall()
+    assert [(n, named) for _d, n, named in flat] == [(6, 0), (6, 6)]
+    nested = duckdb.sql(
+        f"select count(*), count(e.name) from read_parquet('{aglob}', hive_partitioning=true, "
+        "union_by_name=true), unnest(entities) as t(e)"
+    ).fetchall()
+    assert nested == [(12, 6)]
+
+    # polars, with the options the README gives
+    def scan(glob: str, schema: pa.Schema) -> pl.DataFrame:
+        return pl.scan_parquet(
+            glob,
+            hive_partitioning=True,
+            schema=pl.Schema(pl.from_arrow(schema.empty_table()).schema),
+            missing_columns="insert",
+            extra_columns="ignore",
+            cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
+        ).collect()
+
+    entities = scan(aglob, ARTICLES).select(pl.col("entities").explode().struct.field("name"))
+    assert entities.height == 12 and entities["name"].null_count() == 6
+    assert scan(mglob, MENTIONS)["name"].null_count() == 6
+    # pyarrow.dataset with the schema
+    dset = pads.dataset(tmp_path / "mentions", schema=MENTIONS, partitioning="hive")
+    assert dset.to_table(columns=["name"]).column("name").null_count == 6
+
+    # the writer sees the old rows; compaction brings them to version 4 (names stay null)
+    assert Writer(tmp_path).store(old, [], "r3", 0)[0] == []
+    compact(tmp_path, min_files=1)
+    plain = pl.scan_parquet(aglob, hive_partitioning=True).collect()
+    names = plain.select(pl.col("entities").explode().struct.field("name"))["name"]
+    assert plain.height == 6 and names.len() == 12 and names.null_count() == 6
+    assert pl.scan_parquet(mglob, hive_partitioning=True).collect()["name"].null_count() == 6
 
 
 def test_output_as_a_file_uri(tmp_path: Path) -> None:

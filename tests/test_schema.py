@@ -72,3 +72,31 @@ def test_readme_article_table_has_every_column() -> None:
     rows = _table(readme, "`articles`:\n")
     assert [r[0] for r in rows] == ARTICLES.names
     assert re.search(r"mentions/date=YYYY-MM-DD/part-<run>-<seq>\.parquet", readme)
+
+
+def test_version_4_names_are_written_and_older_tables_conform() -> None:
+    from datetime import UTC, datetime
+
+    from marsad.dataset import conform
+    from marsad.record import Article, Entity
+    from marsad.writer import article_rows, mention_rows, to_table
+
+    ent = Entity("للعراق", "للعراق", "LOC", 0, 6, "Q796", "العراق", "Iraq")
+    art = Article("http://x.test/1", "s", datetime(2026, 1, 2, tzinfo=UTC), article_id="a1")
+    art.entities = [ent, Entity("زيد", "زيد", "PERS", 7, 10)]  # positional: no name given
+    arts, ments = (
+        to_table(article_rows([art]), "articles"),
+        to_table(mention_rows([art]), "mentions"),
+    )
+    nested = arts.column("entities").to_pylist()[0]
+    assert [(e["name"], e["name_en"]) for e in nested] == [("العراق", "Iraq"), (None, None)]
+    assert ments.column("name").to_pylist() == ["العراق", None]
+    # a version 3 table (no names anywhere) conforms to version 4 with nulls
+    old_entity = pa.struct([f for f in ENTITY_TYPE if f.name not in ("name", "name_en")])
+    old = pa.table({"entities": pa.array([[{"text": "زيد", "start": 0}]], pa.list_(old_entity))})
+    up = conform(old, ARTICLES)
+    assert up.column("entities").to_pylist() == [
+        [{**dict.fromkeys(ENTITY_TYPE.names), "text": "زيد", "start": 0}]
+    ]
+    flat = conform(pa.table({"text": ["زيد"]}), MENTIONS)
+    assert flat.column("name").to_pylist() == [None] and SCHEMA_VERSION == "4"
