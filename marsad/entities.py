@@ -4,7 +4,8 @@ The tagger works on tokens of the original text; spans come back as character
 offsets into `Article.text`, so `text[start:end] == entity.text` always holds.
 The taggers live in `marsad.ner` (`backends` chooses one); mentions are then linked to the
 watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed, and each
-gets a display `name` (`name_entities`).
+gets a display `name` (`name_entities`); LOC mentions get a country and coordinates
+(`marsad.places`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from marsad.linking import Linker, load_linker
 from marsad.ner.backends import Tagger, tagger_for
 from marsad.ner.conll import spans
+from marsad.places import resolve_places
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
 from marsad.text.arabic import WORD_MARKS, Token, fold_token, normalise, sentences, tokenize
@@ -77,7 +79,8 @@ def find_entities(
             start += proclitic_chars(firsts[start], rank)
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
-    return name_entities(linker.link(text, out, level) if linker is not None else out, linker)
+    ents = name_entities(linker.link(text, out, level) if linker is not None else out, linker)
+    return resolve_places(ents, linker.entries if linker is not None else None)
 
 
 def tag_articles(

@@ -44,6 +44,7 @@ class Linker:
         for key, entry in watchlist.keys.items():
             self._add(key, entry)
         self.names = {e.id: display_names(e) for e in watchlist.entries}
+        self.entries = {e.id: e for e in watchlist.entries}  # by id, for marsad.places
 
     def _add(self, key: Key, entry: WatchEntry) -> None:
         node = self._trie

@@ -46,6 +46,10 @@ class Entity:
     # Last, with defaults, so positional constructors keep working: the display forms.
     name: str | None = None  # the watchlist's Arabic name, else the surface without proclitics
     name_en: str | None = None  # the watchlist entry's `name`, when linked
+    # A LOC mention's place when it resolves (marsad.places); a country has no coordinates.
+    country: str | None = None  # ISO 3166-1 alpha-2
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(slots=True)

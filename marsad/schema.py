@@ -6,13 +6,20 @@ import pyarrow as pa
 
 SCHEMA_VERSION = "4"
 """1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset.
-3: `kind` added to failures. 4: `name` and `name_en` added to mentions and entities."""
+3: `kind` added to failures. 4: `name` and `name_en`, then `country`, `lat` and `lon`, added to
+mentions and entities."""
 
 NAME_DESC = (
     "Display name, nothing folded: the watchlist entity's Arabic name when linked, else the "
     "surface form without proclitics; null in files before version 4."
 )
 NAME_EN_DESC = "The watchlist entity's `name` when linked, else null (and in files before 4)."
+COUNTRY_DESC = (
+    "ISO 3166-1 alpha-2 country of a LOC mention that resolves (watchlist, else the GeoNames "
+    "gazetteer); null otherwise and in files before version 4."
+)
+LAT_DESC = "Latitude (WGS84) of a LOC mention resolved to a city; null for a country."
+LON_DESC = "Longitude (WGS84) of a LOC mention resolved to a city; null for a country."
 
 ENTITY_TYPE = pa.struct(
     [
@@ -24,6 +31,9 @@ ENTITY_TYPE = pa.struct(
         pa.field("entity_id", pa.string(), metadata={"description": "Watchlist id, if linked."}),
         pa.field("name", pa.string(), metadata={"description": NAME_DESC}),
         pa.field("name_en", pa.string(), metadata={"description": NAME_EN_DESC}),
+        pa.field("country", pa.string(), metadata={"description": COUNTRY_DESC}),
+        pa.field("lat", pa.float64(), metadata={"description": LAT_DESC}),
+        pa.field("lon", pa.float64(), metadata={"description": LON_DESC}),
     ]
 )
 
@@ -72,6 +82,9 @@ MENTIONS = pa.schema(
         _f("end", pa.int32(), "End offset into the article's `text` (exclusive).", False),
         _f("name", pa.string(), NAME_DESC),
         _f("name_en", pa.string(), NAME_EN_DESC),
+        _f("country", pa.string(), COUNTRY_DESC),
+        _f("lat", pa.float64(), LAT_DESC),
+        _f("lon", pa.float64(), LON_DESC),
     ]
 )
 

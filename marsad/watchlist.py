@@ -14,7 +14,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from marsad.text.arabic import normalise, tokenize
 from marsad.yamlfile import describe, load_mapping, read_text
@@ -49,6 +56,20 @@ class WatchEntry(BaseModel):
     name: str = Field(min_length=1, description="Display name.")
     ar: list[str] = Field(default_factory=list, description="Arabic-script aliases.")
     latin: list[str] = Field(default_factory=list, description="Latin-script aliases.")
+    # Optional, for places (marsad.places): they win over the gazetteer's answer.
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code of a place."
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude (WGS84).")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude (WGS84).")
+
+    @model_validator(mode="after")
+    def _coords(self) -> WatchEntry:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        if self.lat is not None and self.country is None:
+            raise ValueError("coordinates need a country")
+        return self
 
     @field_validator("id")
     @classmethod

@@ -78,6 +78,9 @@ def article_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
                     "entity_id": e.entity_id,
                     "name": e.name,
                     "name_en": e.name_en,
+                    "country": e.country,
+                    "lat": e.lat,
+                    "lon": e.lon,
                 }
                 for e in a.entities
             ],  # not asdict(): its deep copy cost ~1 ms an article
@@ -102,6 +105,9 @@ def mention_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
             "end": e.end,
             "name": e.name,
             "name_en": e.name_en,
+            "country": e.country,
+            "lat": e.lat,
+            "lon": e.lon,
         }
         for a in articles
         for e in a.entities

@@ -19,6 +19,7 @@ from storefactory import article, body, failure, write_old_version
 
 from marsad.compact import compact
 from marsad.dataset import resolve
+from marsad.places import resolve_places
 from marsad.record import Article, Entity
 from marsad.schema import ARTICLES, ENTITY_TYPE, MENTIONS
 from marsad.store import known_ids
@@ -191,12 +192,13 @@ def test_two_schema_versions_read_together(tmp_path: Path) -> None:
     assert plain.height == 6 and plain["dup_group"].null_count() == 0
 
 
-OLD_ENTITY = pa.struct([f for f in ENTITY_TYPE if f.name not in ("name", "name_en")])
-NAMES = ("name", "name_en")
+NAMES = ("name", "name_en", "country", "lat", "lon")  # the fields version 4 added
+OLD_ENTITY = pa.struct([f for f in ENTITY_TYPE if f.name not in NAMES])
 
 
 def _v3_files(root: Path, arts: list[Article]) -> None:
-    """Files as marsad wrote them before version 4: no `name`/`name_en`, flat or nested."""
+    """Files as marsad wrote them before version 4: no `name`/`name_en`, no place
+    (`country`, `lat`, `lon`), flat or nested."""
     from marsad.writer import article_rows, mention_rows
 
     old_arts = pa.schema(
@@ -225,6 +227,7 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
     for a in new:
         for e in a.entities:
             e.name = e.text
+        resolve_places(a.entities)  # بغداد: IQ, 33.34, 44.40
     Writer(tmp_path).store(new, [], "r2", 0)
     aglob, mglob = (f"{tmp_path}/{ds}/**/*.parquet" for ds in ("articles", "mentions"))
 
@@ -234,6 +237,10 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
     assert len(names) == 12 and names.count(None) == 6
     ments = read_dataset(tmp_path, "mentions")
     assert ments.num_rows == 12 and ments.column("name").null_count == 6
+    places = [e["country"] for ents in arts.column("entities").to_pylist() for e in ents]
+    assert places.count("IQ") == 3 and places.count(None) == 9  # new LOC mentions only
+    assert ments.column("country").to_pylist().count("IQ") == 3
+    assert ments.column("lat").null_count == 9
     assert len(search(tmp_path, "بغداد")) == 6
 
     # DuckDB by name, top level and inside `entities`
@@ -242,6 +249,11 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
         " union_by_name=true) group by date order by date"
     ).fetchall()
     assert [(n, named) for _d, n, named in flat] == [(6, 0), (6, 6)]
+    located = duckdb.sql(
+        f"select date, count(country), round(avg(lat)) from read_parquet('{mglob}', "
+        "hive_partitioning=true, union_by_name=true) group by date order by date"
+    ).fetchall()
+    assert [(n, lat) for _d, n, lat in located] == [(0, None), (3, 33.0)]
     nested = duckdb.sql(
         f"select count(*), count(e.name) from read_parquet('{aglob}', hive_partitioning=true, "
         "union_by_name=true), unnest(entities) as t(e)"
@@ -259,9 +271,13 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
             cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
         ).collect()
 
-    entities = scan(aglob, ARTICLES).select(pl.col("entities").explode().struct.field("name"))
+    entities = scan(aglob, ARTICLES).select(
+        pl.col("entities").explode().struct.field("name", "country")
+    )
     assert entities.height == 12 and entities["name"].null_count() == 6
+    assert entities["country"].null_count() == 9
     assert scan(mglob, MENTIONS)["name"].null_count() == 6
+    assert scan(mglob, MENTIONS)["lon"].null_count() == 9
     # pyarrow.dataset with the schema
     dset = pads.dataset(tmp_path / "mentions", schema=MENTIONS, partitioning="hive")
     assert dset.to_table(columns=["name"]).column("name").null_count == 6
@@ -273,6 +289,8 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
     names = plain.select(pl.col("entities").explode().struct.field("name"))["name"]
     assert plain.height == 6 and names.len() == 12 and names.null_count() == 6
     assert pl.scan_parquet(mglob, hive_partitioning=True).collect()["name"].null_count() == 6
+    compacted = pl.scan_parquet(mglob, hive_partitioning=True).collect()
+    assert compacted["country"].to_list().count("IQ") == 3 and compacted["lat"].null_count() == 9
 
 
 def test_output_as_a_file_uri(tmp_path: Path) -> None:
