@@ -1,4 +1,10 @@
-"""The `marsad` command line: run, demo, extract, ner."""
+"""The `marsad` command line; the parser and help texts are in marsad/cli_parser.py.
+
+Commands: run (one monitoring run), serve (schedules on a local Prefect server), demo (the
+offline demo site, then next steps), compact (merge partition files), search (full text,
+BM25), report (offline HTML report), extract (page -> JSON), check-url (would marsad
+fetch it?), ner (train/evaluate/tag, parsed by marsad/ner/cli.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from marsad.outdir import existing_out, writable_out
+from marsad.cli_parser import build_parser
 
 if TYPE_CHECKING:
     from marsad.settings import Settings
@@ -19,127 +25,6 @@ if TYPE_CHECKING:
 # Prefect's telemetry makes noise and SQLite locks; set before prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _positive_int(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
-
-
-def _iso_date(value: str) -> str:
-    from datetime import date
-
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
-
-
-SETTINGS_HELP = (
-    "settings YAML file (any Settings field: watchlist, batch_size, per_host_delay_s, ...); "
-    "--batch-size and --runner override it, --allow-private-networks opens what it keeps shut"
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="marsad", description="Media monitoring for Arabic news.")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="one monitoring run, in-process")
-    run.add_argument("--sources", required=True, help="sources YAML file")
-    run.add_argument("--out", required=True, type=writable_out, help="output directory")
-    run.add_argument(
-        "--allow-private-networks",
-        action="store_true",
-        help="allow loopback and private addresses (never link-local)",
-    )
-    run.add_argument(
-        "--batch-size", type=_positive_int, default=None, help="documents per task run"
-    )
-
-    run.add_argument("--runner", default=None, help="threads, processes, dask or tcp://host:port")
-    run.add_argument("--settings", default=None, metavar="FILE", help=SETTINGS_HELP)
-
-    serve = sub.add_parser("serve", help="scheduled deployments + operator flows (Prefect server)")
-    serve.add_argument("--sources", required=True, help="sources YAML file")
-    serve.add_argument("--out", required=True, type=writable_out, help="output directory")
-    serve.add_argument("--allow-private-networks", action="store_true")
-    serve.add_argument(
-        "--schedule",
-        action="append",
-        default=[],
-        metavar="GROUP=CRON[@TZ]",
-        help="cron for a source group (default: wires every 15 minutes, others hourly)",
-    )
-    serve.add_argument("--timezone", default="UTC", help="IANA timezone of the schedules")
-    serve.add_argument(
-        "--port",
-        type=_positive_int,
-        default=4200,
-        help="port of the local server it starts (and of its UI); refused if anything holds it",
-    )
-    serve.add_argument(
-        "--settings",
-        default=None,
-        metavar="FILE",
-        help="settings YAML file: the deployments' `settings` parameter",
-    )
-    serve.add_argument(
-        "--replace",
-        action="store_true",
-        help="take over deployments registered with other sources or out (else refused)",
-    )
-    serve.add_argument(
-        "--retention-days",
-        type=_positive_int,
-        default=30,
-        metavar="N",
-        help="the daily cleanup deletes finished flow runs older than N days (default 30)",
-    )
-
-    comp = sub.add_parser("compact", help="merge each date partition's files into one")
-    comp.add_argument(
-        "--out", required=True, type=existing_out, help="output directory or URI (a marsad output)"
-    )
-    comp.add_argument(
-        "--date", action="append", default=None, type=_iso_date, help="YYYY-MM-DD (repeatable)"
-    )
-    comp.add_argument(
-        "--min-files", type=_positive_int, default=2, help="compact partitions with this many"
-    )
-
-    demo = sub.add_parser("demo", help="serve the offline demo site and run the flow on it")
-    demo.add_argument(
-        "--out", default="./data", type=writable_out, help="output directory (default ./data)"
-    )
-
-    ex = sub.add_parser("extract", help="print extracted JSON for pages or URLs")
-    ex.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
-    ex.add_argument("--allow-private-networks", action="store_true")
-
-    chk = sub.add_parser(
-        "check-url",
-        help="would marsad fetch this URL? (scheme, host, each resolved address; no connection)",
-    )
-    chk.add_argument("url")
-    chk.add_argument("--allow-private-networks", action="store_true")
-
-    srch = sub.add_parser("search", help="stored articles matching words, best first (BM25)")
-    srch.add_argument("query", help="words to find; diacritics, hamza and alef forms don't matter")
-    srch.add_argument(
-        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
-    )
-    srch.add_argument("--since", metavar="SPAN", help="last 7d, 24h, 2w, or from YYYY-MM-DD on")
-    srch.add_argument("--source", metavar="NAME", help="only articles of this source")
-    srch.add_argument(
-        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
-    )
-    srch.add_argument("--json", action="store_true", help="one JSON object per line")
-
-    sub.add_parser("ner", help="train, evaluate or run the NER model", add_help=False)
-    return p
 
 
 def _print_summary(result: dict[str, object], out: str) -> None:
@@ -264,7 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from marsad.demo import demo_root, demo_sources_yaml, serve_directory
+    from marsad.demo import demo_root, demo_sources_yaml, next_steps, serve_directory
     from marsad.settings import Settings
 
     with serve_directory(demo_root()) as base, tempfile.TemporaryDirectory() as tmp:
@@ -272,9 +157,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sources.write_text(demo_sources_yaml(base), encoding="utf-8")
         print(f"demo site at {base}")
         settings = Settings(per_host_delay_s=0.0, per_host_concurrency=4, backoff_base_s=0.05)
-        return monitor_run(
+        status = monitor_run(
             args.out, sources=str(sources), allow_private_networks=True, settings=settings
         )
+    if status == 0:
+        print(next_steps(args.out))
+    return status
 
 
 def extract_one(target: str, allow_private: bool) -> dict[str, object]:
@@ -343,6 +231,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     return search_main(args.out, args.query, args.since, args.source, args.limit, args.json)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Exit 0 with the report written, 1 when the range holds no data, 2 on bad options."""
+    from marsad.report_html import main as report_main
+
+    return report_main(args.out, args.since, args.first, args.last, args.html)
+
+
 def cmd_check_url(args: argparse.Namespace) -> int:
     from marsad.checkurl import main as check_url_main
 
@@ -371,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers["compact"] = cmd_compact
     handlers["check-url"] = cmd_check_url
     handlers["search"] = cmd_search
+    handlers["report"] = cmd_report
     return handlers[args.command](args)
 
 

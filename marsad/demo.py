@@ -73,3 +73,50 @@ def demo_sources_yaml(base: str) -> str:
         f"    urls: [{base}/missing-article.html, {base}/logo.png]\n"
         "    language: ar\n"
     )
+
+
+DEMO_QUERY = "فؤاد حسين"  # a name the demo pages carry (with a hamza form search folds)
+TOP_NAMES_SQL = (
+    "SELECT e.name, count(*) AS mentions FROM (SELECT unnest(entities) AS e FROM "
+    "read_parquet(?)) GROUP BY ALL ORDER BY mentions DESC, e.name LIMIT 10"
+)
+
+
+def _command(name: str, path: str) -> str:
+    """`name` when this environment's `path` is what PATH finds, else `path` itself (the
+    usual `.venv/bin/marsad demo`, venv not activated)."""
+    import shlex
+    import shutil
+
+    found = shutil.which(name)
+    if found and Path(found).parent.resolve() == Path(path).parent.resolve():
+        return name
+    return shlex.quote(path)
+
+
+def next_steps(out: str) -> str:
+    """What to try after `marsad demo`, as commands that run as printed on `out` (the
+    path goes to DuckDB as a parameter, so no quoting of it inside SQL can go wrong)."""
+    import shlex
+    import sys
+
+    q_out = shlex.quote(out)
+    python = _command("python", sys.executable)
+    marsad = _command("marsad", str(Path(sys.executable).parent / "marsad"))
+    duck = (
+        f"{python} -c \"import duckdb, sys; duckdb.sql('{TOP_NAMES_SQL}', "
+        f'params=[sys.argv[1]]).show()" ' + shlex.quote(f"{out.rstrip('/')}/articles/**/*.parquet")
+    )
+    return "\n".join(
+        [
+            "",
+            "Next steps:",
+            "  search the stored articles (diacritics, hamza and alef forms don't matter):",
+            f"    {marsad} search {shlex.quote(DEMO_QUERY)} --out {q_out}",
+            "  the entity names most mentioned, with DuckDB over the Parquet files:",
+            f"    {duck}",
+            "  monitor your own sources on a schedule (Prefect UI at http://127.0.0.1:4200):",
+            f"    {marsad} serve --sources sources.yaml --out {q_out}",
+            "  every command's options and an example: marsad COMMAND --help",
+        ]
+    )

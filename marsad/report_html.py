@@ -254,6 +254,46 @@ def days(
     return start, end
 
 
+def write_report(
+    out: str, start: date, end: date, html_file: str | None = None
+) -> tuple[str, Report] | None:
+    """Write the report of `start`..`end` (default file: DIR/reports/report-<from>-<to>.html);
+    None when the range holds no data. Raises OSError when the file cannot be written."""
+    from marsad.dataset import resolve
+
+    loc = resolve(out)
+    frames = report.load(loc, start, end)
+    if report.stored_days(loc) is None or frames.empty:
+        return None
+    page = render(frames, start, end)
+    if html_file is not None:
+        with open(html_file, "w", encoding="utf-8") as fh:
+            fh.write(page.html)
+        return html_file, page
+    target = loc.path("reports", f"report-{start.isoformat()}-{end.isoformat()}.html")
+    loc.fs.create_dir(loc.path("reports"), recursive=True)
+    with loc.fs.open_output_stream(target) as stream:
+        stream.write(page.html.encode("utf-8"))
+    return target, page
+
+
+def newest_report(out: str) -> str | None:
+    """The most recently written report under DIR/reports, if any (for run artifacts)."""
+    from pyarrow import fs as pafs
+
+    from marsad.dataset import resolve
+
+    loc = resolve(out)
+    try:
+        infos = loc.fs.get_file_info(pafs.FileSelector(loc.path("reports")))
+    except (OSError, FileNotFoundError):
+        return None
+    files = [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".html")]
+    if not files:
+        return None
+    return max(files, key=lambda i: i.mtime_ns or 0).path
+
+
 def main(
     out: str, since: str | None, first: str | None, last: str | None, html_file: str | None
 ) -> int:
@@ -263,31 +303,22 @@ def main(
 
     from marsad.dataset import resolve
 
-    loc = resolve(out)
-    stored = report.stored_days(loc)
+    stored = report.stored_days(resolve(out))
     try:
         start, end = days(stored or (date.today(), date.today()), since, first, last)
     except report.ReportError as exc:
         print(f"marsad report: error: {exc}", file=sys.stderr)
         return 2
-    frames = report.load(loc, start, end)
-    if stored is None or frames.empty:
+    try:
+        written = write_report(out, start, end, html_file)
+    except OSError as exc:
+        where = html_file or f"{out}/reports"
+        print(f"marsad report: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if written is None:
         print(f"marsad report: no articles, mentions or failures from {start} to {end}")
         return 1
-    page = render(frames, start, end)
-    name = f"report-{start.isoformat()}-{end.isoformat()}.html"
-    target = html_file if html_file is not None else loc.path("reports", name)
-    try:
-        if html_file is not None:
-            with open(html_file, "w", encoding="utf-8") as fh:
-                fh.write(page.html)
-        else:
-            loc.fs.create_dir(loc.path("reports"), recursive=True)
-            with loc.fs.open_output_stream(target) as stream:
-                stream.write(page.html.encode("utf-8"))
-    except OSError as exc:
-        print(f"marsad report: error: {target}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+    target, page = written
     print(
         f"wrote {target}: {page.articles} articles, {page.mentions} mentions, "
         f"{page.failures} failures, {start} to {end}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ COLUMNS = (
     "deferred",
 )
 MAX_HITS_SHOWN = 50
+RLI, PDI = "\u2067", "\u2069"  # right-to-left isolate ... pop directional isolate
 
 
 @dataclass
@@ -101,10 +103,9 @@ class RunSummary:
                 "|---|---|---:|---:|---|",
             ]
             for g in grouped[:MAX_HITS_SHOWN]:
-                title = _cell(str(g["title"])) or g["url"]
                 lines.append(
                     f"| {_cell(str(g['name']))} | {g['entity_id']} | {g['mentions']} "
-                    f"| {g['articles']} | [{title}]({g['url']}) |"
+                    f"| {g['articles']} | {_title_link(str(g['title']), str(g['url']))} |"
                 )
             if len(grouped) > MAX_HITS_SHOWN:
                 lines.append(f"\n… and {len(grouped) - MAX_HITS_SHOWN} more entities.")
@@ -187,6 +188,27 @@ def _reasons(counts: Counter[str], top: int = 5, width: int = 160, wrap: bool = 
 def _cell(text: str) -> str:
     """Text in a markdown table cell: a `|` would end the cell, a newline the row."""
     return " ".join(text.replace("|", "/").split())
+
+
+def is_rtl(text: str) -> bool:
+    """Whether `text` holds a right-to-left letter (Arabic, Hebrew, Thaana, ...)."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _title_link(title: str, url: str) -> str:
+    """A table cell linking an article by its title (its URL when it has none). An RTL
+    title is laid out right to left: a `<div dir="rtl">` for Prefect's default UI, whose
+    markdown keeps sanitised raw HTML (so the cell wraps and clips at the title's end, not
+    its start), and an RLI...PDI isolate inside the link for renderers that drop the HTML
+    (the V1 UI, the raw text): punctuation and numbers stay in place (docs/decisions.md)."""
+    text = _cell(title)
+    for ch, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(ch, entity)  # the title is data, never markup
+    for ch in "\\[]":
+        text = text.replace(ch, "\\" + ch)  # a backslash or bracket would end the link text
+    if not is_rtl(text):
+        return f"[{text or url}]({url})"
+    return f'<div dir="rtl">[{RLI}{text}{PDI}]({url})</div>'
 
 
 def _md(text: str) -> str:

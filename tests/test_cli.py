@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from marsad.cli import build_parser, run_settings_from
+from marsad import __version__
+from marsad.cli import build_parser, main, run_settings_from
 from marsad.demo import demo_sources_yaml
 from marsad.settings import SettingsError
 
@@ -151,3 +154,99 @@ def test_run_uses_the_settings_file(tmp_path: Path, demo_site: str) -> None:
     # 8 URLs to fetch, 2 per batch: four batches, each its own part-<run>-<seq> file
     seqs = {p.stem.rsplit("-", 1)[1] for p in out.glob("*/date=*/part-*.parquet")}
     assert seqs == {"00000", "00001", "00002", "00003"}
+
+
+# --- for people: --version, help and examples, the demo's next steps ---------------------------
+
+COMMANDS = {"run", "serve", "demo", "compact", "extract", "check-url", "search", "report", "ner"}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_version_prints_the_package_version() -> None:
+    proc = marsad("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"marsad {__version__}\n"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert set(_subcommands(build_parser())) == COMMANDS  # a new command joins this test
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert f"usage: marsad {command}" in text
+    example = text.split("Example:\n", 1)[1]
+    assert example.startswith(f"  marsad {command} ")
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    from marsad.ner.cli import _parser as ner_parser
+
+    parsers = {**_subcommands(build_parser()), **_subcommands(ner_parser())}
+    parsers["marsad"] = build_parser()
+    seen = 0
+    for name, parser in parsers.items():
+        assert parser.description, name
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+                continue
+            seen += 1
+            assert action.help and action.help.strip(), f"{name} {action.dest}: no help"
+        assert (parser.epilog or "").startswith("Example:\n  marsad"), name
+    assert seen > 40
+
+
+@pytest.mark.slow
+def test_demo_ends_with_next_steps_that_run_as_printed(tmp_path: Path) -> None:
+    out = tmp_path / "demo out"  # a space: the printed commands must quote the path
+    # a PATH without this environment's bin/ (a venv not activated): the steps name its
+    # python and marsad by their paths, and run as printed from such a shell
+    bindir = Path(sys.executable).parent
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != bindir)
+    proc = marsad(
+        *("demo", "--out", str(out)),
+        env={
+            "PATH": path,
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary, steps = proc.stdout.split("\nNext steps:\n")
+    assert "stored 6 articles" in summary
+    lines = [line.strip() for line in steps.splitlines()]
+    marsad_bin, python = shlex.quote(str(bindir / "marsad")), shlex.quote(sys.executable)
+    (search,) = [line for line in lines if " search " in line]
+    assert search == f"{marsad_bin} search 'فؤاد حسين' --out {shlex.quote(str(out))}"
+    (duck,) = [line for line in lines if line.startswith(f"{python} -c ") and "duckdb" in line]
+    assert f"{marsad_bin} serve --sources sources.yaml --out {shlex.quote(str(out))}" in lines
+
+    env = {**os.environ, "PATH": path}
+
+    def shell(line: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", line], capture_output=True, text=True, timeout=120, env=env
+        )
+
+    found = shell(search)
+    assert found.returncode == 0, found.stderr
+    hits = [line for line in found.stdout.splitlines()[1:] if line.strip()]
+    assert hits and "فؤاد حسين" in found.stdout and "marsad-demo" in hits[0]
+
+    names = shell(duck)
+    assert names.returncode == 0, names.stderr
+    table = {
+        cells[0]: int(cells[1])
+        for row in names.stdout.splitlines()
+        if len(cells := [c.strip() for c in row.strip("│").split("│")]) == 2 and cells[1].isdigit()
+    }
+    assert len(table) == 10 and table["الناتو"] >= 2  # names unfolded, counted per mention
+    assert "السعوديه" not in table

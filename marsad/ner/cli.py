@@ -71,23 +71,36 @@ def lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marsad ner", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="marsad ner",
+        description=__doc__,
+        epilog="Example:\n  marsad ner tag sentences.conll\n  marsad ner evaluate test.conll",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="rebuild the bundled model from the training data")
+
+    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
+        epilog = f"Example:\n  marsad ner {name} {example}"
+        raw = argparse.RawDescriptionHelpFormatter
+        return sub.add_parser(
+            name, help=summary, description=summary + ".", epilog=epilog, formatter_class=raw
+        )
+
+    tr = command("train", "rebuild the bundled model from the training data", "--dev")
     from marsad.ner.resources import DATA_DIR
     from marsad.ner.train import SEED
     from marsad.ner.training_data import DATA_HELP
 
     tr.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=DATA_HELP)
-    tr.add_argument("--seed", type=int, default=SEED)
+    tr.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
     tr.add_argument("--out", type=writable_dir, default=DATA_DIR, help="where the model files go")
     tr.add_argument("--dev", action="store_true", help="hold out last 10%% of train, report dev")
     tr.add_argument("--reuse", action="store_true", help="keep existing cluster/gazetteer files")
     tr.add_argument("--no-neural", action="store_true", help="CRF only: no neural tagger (torch)")
-    ev = sub.add_parser("evaluate", help="tag a CoNLL file and score it against its labels")
-    ev.add_argument("file", type=Path)
-    tg = sub.add_parser("tag", help="print token<TAB>label for a CoNLL file")
-    tg.add_argument("file", type=Path)
+    ev = command("evaluate", "tag a CoNLL file and score it against its labels", "test.conll")
+    ev.add_argument("file", type=Path, help="CoNLL file: token<TAB>label lines")
+    tg = command("tag", "print token<TAB>label for a CoNLL file", "sentences.conll")
+    tg.add_argument("file", type=Path, help="CoNLL file: a token (first column) per line")
     for p in (ev, tg):
         p.add_argument("--model-dir", type=Path, default=None, help=argparse.SUPPRESS)
     return parser
