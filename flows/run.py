@@ -30,6 +30,7 @@ from marsad.flows.runners import task_runner
 from marsad.linking import load_linker
 from marsad.ner.backends import tagger_for
 from marsad.record import Article, Failure, FeedItem
+from marsad.report_html import newest_report
 from marsad.settings import Settings
 from marsad.store import settle
 from marsad.summary import RunSummary
@@ -235,9 +236,10 @@ def finish_run(
         markdown=summary.failures_markdown(),
         description=f"marsad run {run.run_id}: every failure reason, per source",
     )
+    report = newest_report(run.out)
     create_markdown_artifact(
         key="run-entities",
-        markdown=summary.markdown(),
+        markdown=summary.markdown() + (f"\nNewest report: `{report}`\n" if report else ""),
         description=f"marsad run {run.run_id}: top entities and watchlist hits",
     )
     if rule is not None and rule.enabled:

@@ -111,6 +111,8 @@ def next_steps(out: str) -> str:
         [
             "",
             "Next steps:",
+            "  a report with charts, one HTML file that opens offline (right to left):",
+            f"    {marsad} report --out {q_out}",
             "  search the stored articles (diacritics, hamza and alef forms don't matter):",
             f"    {marsad} search {shlex.quote(DEMO_QUERY)} --out {q_out}",
             "  the entity names most mentioned, with DuckDB over the Parquet files:",

@@ -277,6 +277,16 @@ def write_report(
     return target, page
 
 
+def write_recent(out: str, days: int) -> str | None:
+    """The report of the last `days` days (today included, UTC): its path, or None when
+    there is nothing to report. The daily `report` deployment runs this."""
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.now(UTC).date()
+    written = write_report(out, end - timedelta(days=max(1, days) - 1), end)
+    return None if written is None else written[0]
+
+
 def newest_report(out: str) -> str | None:
     """The most recently written report under DIR/reports, if any (for run artifacts)."""
     from pyarrow import fs as pafs
@@ -291,7 +301,7 @@ def newest_report(out: str) -> str | None:
     files = [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".html")]
     if not files:
         return None
-    return max(files, key=lambda i: i.mtime_ns or 0).path
+    return str(max(files, key=lambda i: i.mtime_ns or 0).path)
 
 
 def main(

@@ -42,6 +42,7 @@ from marsad.serve_schedules import (
     COMPACT_CRON,
     DEFAULT_CRON,
     GROUP_CRONS,
+    REPORT_CRON,
     GroupSchedule,
     ServeError,
     group_schedules,
@@ -89,6 +90,7 @@ def build_deployments(
     from marsad.flows.cleanup import cleanup
     from marsad.flows.compact import compact_flow
     from marsad.flows.monitor import monitor
+    from marsad.flows.report import report_flow
     from marsad.flows.reprocess import reprocess
     from marsad.flows.retry_failures import retry_failures
 
@@ -135,6 +137,15 @@ def build_deployments(
             parameters={"out": out},
             concurrency_limit=no_overlap,
             description=f"Merge each date partition's files into one: {COMPACT_CRON} ({timezone}).",
+            **common,
+        ),
+        report_flow.to_deployment(
+            name="report",
+            schedule=Cron(REPORT_CRON, timezone=timezone),
+            parameters={"out": out, "days": 7},
+            concurrency_limit=no_overlap,
+            description=f"Write the last 7 days' HTML report under DIR/reports: {REPORT_CRON} "
+            f"({timezone}).",
             **common,
         ),
         cleanup.to_deployment(

@@ -21,6 +21,7 @@ from marsad.sources import Source
 DEFAULT_CRON = "0 * * * *"  # hourly
 GROUP_CRONS = {"wires": "*/15 * * * *"}
 COMPACT_CRON = "30 2 * * *"  # daily, in --timezone: one file per partition for yesterday's runs
+REPORT_CRON = "0 3 * * *"  # daily: the last week's HTML report under DIR/reports
 CLEANUP_CRON = "45 2 * * *"  # daily: flow runs older than `older_than_days` leave the database
 BUDGET_SHARE = 0.8  # of a group's schedule interval, for settings.max_run_seconds
 FIRE_TIMES_SAMPLED = 48

@@ -236,6 +236,12 @@ def test_demo_ends_with_next_steps_that_run_as_printed(tmp_path: Path) -> None:
             ["bash", "-c", line], capture_output=True, text=True, timeout=120, env=env
         )
 
+    (report,) = [line for line in lines if " report --out " in line]
+    assert report == f"{marsad_bin} report --out {shlex.quote(str(out))}"
+    made = shell(report)
+    assert made.returncode == 0 and "wrote " in made.stdout, made.stderr
+    assert list((out / "reports").glob("report-*.html"))
+
     found = shell(search)
     assert found.returncode == 0, found.stderr
     hits = [line for line in found.stdout.splitlines()[1:] if line.strip()]

@@ -136,7 +136,7 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
 ) -> None:
     api, proc, _sources, out = served
     names = {"monitor-default", "backfill", "reprocess", "retry-failures"}
-    everything = names | {"compact", "cleanup"}
+    everything = names | {"compact", "cleanup", "report"}
     deps = _wait("deployments", lambda: everything <= set(d := _deployments(api)) and d, 120, proc)
 
     # the schedule, its timezone, and no overlap
@@ -156,6 +156,7 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
     assert monitor["parameters"]["settings"] == {**FAST, "max_run_seconds": 2880.0}
     assert deps["compact"]["schedules"][0]["schedule"]["cron"] == "30 2 * * *"
     assert deps["cleanup"]["parameters"] == {"older_than_days": 30}
+    assert deps["report"]["parameters"] == {"out": str(out), "days": 7}
     # the UI's form: every monitor parameter documented, nested models with field descriptions
     schema = monitor["parameter_openapi_schema"]
     props = schema["properties"]
@@ -295,6 +296,7 @@ def test_prefect_deploy_registers_worker_deployments(prefect_server: str, tmp_pa
     for name, cron, params in (
         ("compact", "30 2 * * *", {"out": env["MARSAD_OUT"]}),
         ("cleanup", "45 2 * * *", {"older_than_days": 30}),
+        ("report", "0 3 * * *", {"out": env["MARSAD_OUT"], "days": 7}),
     ):
         (sched,) = deps[name]["schedules"]
         assert sched["schedule"]["cron"] == cron, name

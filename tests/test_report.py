@@ -254,3 +254,21 @@ def test_report_renders_in_headless_chromium_offline(demo_report: Path) -> None:
             assert w and h and float(w.group(1)) > 0 and float(h.group(1)) > 0, tag
     assert "فؤاد حسين" in dom  # the watchlist name, as written
     assert "فءاد" not in dom  # never the folded form
+
+
+@pytest.mark.slow
+def test_the_report_flow_writes_the_file_that_runs_then_link(demo: DemoRun, tmp_path: Path) -> None:
+    """The daily `report` deployment's flow, on a copy of the demo output: the file is
+    written under DIR/reports, and `newest_report` (what monitor runs link) finds it."""
+    import shutil
+
+    from marsad.flows.report import report_flow
+    from marsad.report_html import newest_report
+
+    out = tmp_path / "data"
+    shutil.copytree(demo.out, out, ignore=shutil.ignore_patterns("reports"))
+    assert newest_report(str(out)) is None
+    path = report_flow(out=str(out), days=100_000)  # every stored day
+    assert path is not None and Path(path).is_file() and Path(path).parent == out / "reports"
+    assert newest_report(str(out)) == path
+    assert 'dir="rtl"' in Path(path).read_text(encoding="utf-8")

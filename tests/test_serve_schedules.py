@@ -12,6 +12,7 @@ from marsad.serve_deployments import differences
 from marsad.serve_schedules import (
     CLEANUP_CRON,
     COMPACT_CRON,
+    REPORT_CRON,
     ServeError,
     check_cron,
     run_budget,
@@ -83,6 +84,7 @@ def test_build_deployments_budgets_compact_and_cleanup() -> None:
         "retry-failures",
         "compact",
         "cleanup",
+        "report",
     }
     assert deps["monitor-wires"].parameters["settings"] == {"max_run_seconds": 720.0}
     assert deps["monitor-daily"].parameters["settings"] == {"max_run_seconds": 69_120.0}
@@ -90,7 +92,12 @@ def test_build_deployments_budgets_compact_and_cleanup() -> None:
     compact, cleanup = deps["compact"], deps["cleanup"]
     assert compact.parameters == {"out": "/o"}
     assert cleanup.parameters == {"older_than_days": 12}
-    for dep, cron in ((compact, COMPACT_CRON), (cleanup, CLEANUP_CRON)):
+    assert deps["report"].parameters == {"out": "/o", "days": 7}
+    for dep, cron in (
+        (compact, COMPACT_CRON),
+        (cleanup, CLEANUP_CRON),
+        (deps["report"], REPORT_CRON),
+    ):
         (sched_,) = dep.schedules
         assert (sched_.schedule.cron, sched_.schedule.timezone) == (cron, "Asia/Riyadh")
         assert dep.concurrency_limit == 1
