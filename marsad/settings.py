@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from marsad import __version__
-from marsad.yamlfile import compose, describe, duplicate_key, line_of, load_mapping, read_text
+from marsad.yamlfile import compose, describe, line_of, load_mapping, read_text
 
 CONTACT_URL = "https://github.com/marsad-news/marsad"
 
@@ -111,10 +111,7 @@ def parse_settings(text: str, path: str = "<settings>") -> Settings:
     """Settings from YAML text: a mapping of Settings fields (an empty file: the defaults)."""
     expected = "a mapping of settings (key: value)"
     raw = load_mapping(text, path, None, SettingsError, expected=expected, empty_ok=True)
-    tree = compose(text)
-    dup = duplicate_key(tree)
-    if dup:
-        raise SettingsError(f"{path}:{dup[1]}: key {dup[0]!r}: given twice")
+    tree = compose(text)  # load_mapping's strict loader has refused duplicate keys already
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

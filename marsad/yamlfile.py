@@ -140,21 +140,6 @@ def line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     return line
 
 
-def duplicate_key(node: yaml.Node | None) -> tuple[str, int] | None:
-    """The first top-level key given twice (YAML keeps the last in silence), with its line."""
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    seen: set[str] = set()
-    for key, _value in node.value:
-        name = _scalar(key)
-        if name is None:
-            continue
-        if name in seen:
-            return name, key.start_mark.line + 1
-        seen.add(name)
-    return None
-
-
 def _scalar(node: yaml.Node) -> str | None:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else None
 
