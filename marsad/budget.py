@@ -51,8 +51,11 @@ class Budget:
 
     @classmethod
     def starting_now(cls, run_seconds: float | None, host_seconds: float | None) -> Budget:
-        run_s = DEFAULT_RUN_SECONDS if run_seconds is None else run_seconds
-        return cls(time.time() + run_s, host_seconds if host_seconds else run_s / 2)
+        """`run_seconds` None: no deadline (backfill, retry-failures, reprocess unless their
+        settings set one); a host's share defaults to half the run's, and to none without it."""
+        if run_seconds is None:
+            return cls(None, host_seconds)
+        return cls(time.time() + run_seconds, host_seconds or run_seconds / 2)
 
     def remaining(self) -> float:
         """Seconds left (0 once stopped); infinity without a deadline."""

@@ -36,6 +36,9 @@ def test_budget_counts_down_and_a_stop_ends_it_at_once() -> None:
     b = Budget.starting_now(100.0, None)
     assert 99 < b.remaining() <= 100 and b.host_seconds == 50.0  # a host: half the run
     assert Budget().remaining() == float("inf")
+    # no run budget (backfill, retry-failures): no deadline and no host share, unless given
+    assert Budget.starting_now(None, None) == Budget(None, None)
+    assert Budget.starting_now(None, 30.0) == Budget(None, 30.0)
     assert Budget(time.time() - 1).remaining() == 0.0 and b.why_out() == RUN_BUDGET
     try:
         request_stop()
