@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from marsad.linking import Linker, load_linker
 from marsad.ner.backends import Tagger, tagger_for
 from marsad.ner.conll import spans
+from marsad.ner.spans import display_labels
 from marsad.places import resolve_places
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
@@ -69,7 +70,9 @@ def find_entities(
     """The tagger's mentions, linked to and completed from the watchlist when given a linker."""
     toks = tokenize(text)
     sents = sentences(toks, text)
-    labels = tagger.tag([[t.text for t in s] for s in sents])
+    words = [[t.text for t in s] for s in sents]
+    # Shown spans follow the analyst's conventions, not only ANERcorp's (marsad/ner/spans.py).
+    labels = [display_labels(w, labs) for w, labs in zip(words, tagger.tag(words), strict=True)]
     featurizer = getattr(tagger, "featurizer", None)
     rank = featurizer.res.rank if featurizer is not None else None
     out: list[Entity] = []

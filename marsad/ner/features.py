@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from marsad.ner.context import add_context
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
 
@@ -50,12 +51,18 @@ class Featurizer:
     """Turns tokenised sentences into crfsuite feature lists."""
 
     def __init__(
-        self, res: Resources, cache_size: int = 300_000, keep: frozenset[str] | None = None
+        self,
+        res: Resources,
+        cache_size: int = 300_000,
+        keep: frozenset[str] | None = None,
+        context: bool = True,
     ) -> None:
         """`keep`: the attributes a trained model weighs; others are dropped once per word type
-        (same tags, about half the strings for crfsuite to look up)."""
+        (same tags, about half the strings for crfsuite to look up). `context`: add the
+        sentence-level features of `context.py` (quotes, sports, place triggers)."""
         self.res = res
         self.keep = keep
+        self.context = context
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._cache_size = cache_size
 
@@ -163,8 +170,11 @@ class Featurizer:
                 + (per[i + 1][3] if i + 1 < n else ["EOS"])
                 + (per[i + 2][4] if i + 2 < n else empty)
             )
+        forms = [f[5] for f in per]
+        if self.context:
+            add_context(tokens, forms, self.res.gaz_tokens, out)
         if self.res.phrase_prefixes:
-            phrases = self.phrase_tags([f[5][0] for f in per], [f[5][1] for f in per])
+            phrases = self.phrase_tags([f[0] for f in forms], [f[1] for f in forms])
             for i, ph in enumerate(phrases):
                 if ph:
                     out[i].append("ph=" + ph)

@@ -1,0 +1,239 @@
+"""Span conventions applied to the tagger's BIO labels.
+
+Two layers, because ANERcorp (what the tagger learns and is scored on) and the analyst's view
+disagree on some boundaries (counts in docs/ner.md, "Span conventions"):
+
+- `anercorp_repair`: fixes that agree with ANERcorp's own labelling (titles and offices are O;
+  a name after محافظة/مدينة/حي/قضاء/ناحية is a place), safe to apply before scoring;
+- `display_labels`: that, plus what ANERcorp leaves out but a reader expects in a name: the
+  head noun of a natural feature (مضيق باب المندب, not المندب) and ministries, agencies,
+  authorities and universities (وزارة التعليم العالي), which ANERcorp labels O (43 of 43
+  وزارة in train). Applied when entities are built, never before scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from marsad.ner.conll import spans
+from marsad.text.arabic import fold_token
+
+
+def _folded(words: Sequence[str]) -> frozenset[str]:
+    return frozenset(fold_token(w) for w in words)
+
+
+# Titles and offices ANERcorp keeps outside PERS (train: الرئيس 162 of 162 O, الشيخ 46 of 51).
+TITLES = _folded(
+    [
+        "الامير",
+        "الأمير",
+        "الملك",
+        "الملكة",
+        "الشيخ",
+        "الشيخة",
+        "الرئيس",
+        "الرئيسة",
+        "السيد",
+        "السيدة",
+        "الدكتور",
+        "الدكتورة",
+        "العاهل",
+        "الوزير",
+        "الوزيرة",
+        "المستشار",
+        "السفير",
+        "اللواء",
+        "العميد",
+        "العقيد",
+        "الفريق",
+        "المشير",
+        "الجنرال",
+        "الحاكم",
+        "المحافظ",
+        "النائب",
+        "الإمام",
+        "البابا",
+        "المطران",
+        "القاضي",
+        "الأستاذ",
+        "البروفيسور",
+        "الزعيم",
+        "سمو",
+        "صاحب",
+        "جلالة",
+        "فخامة",
+        "معالي",
+        "سعادة",
+    ]
+)
+# Office heads whose next definite word is the office (وزير الخارجية، ولي العهد).
+OFFICES = _folded(["وزير", "وزيرة", "ولي", "نائب", "رئيس", "رئيسة", "الأمين"])
+# Words before a name that make it a place (train: after مدينة 91 B-LOC, 1 B-PERS).
+PLACE_TRIGGERS = _folded(["محافظة", "مدينة", "حي", "قضاء", "ناحية", "بلدة", "قرية"])
+# Natural-feature nouns that belong to the name they precede (shown, not scored: ANERcorp
+# labels نهر O before a place 11 times, inside it twice).
+GEO_HEADS = _folded(["مضيق", "خليج", "جبل", "نهر", "بحر", "بحيرة", "جزيرة", "جزر", "وادي", "صحراء"])
+# Heads of organisation names ANERcorp leaves O (وزارة 43/43, وكالة 12 O vs 3 ORG).
+ORG_HEADS = _folded(["وزارة", "وكالة", "هيئة", "جامعة"])
+_STOP = _folded(
+    [
+        "في",
+        "من",
+        "الى",
+        "إلى",
+        "على",
+        "عن",
+        "مع",
+        "الذي",
+        "التي",
+        "الذين",
+        "ان",
+        "أن",
+        "إن",
+        "او",
+        "أو",
+        "ثم",
+        "قد",
+    ]
+)
+_CLITICS = ("و", "ف", "ب", "ل", "وب", "ول", "فب", "فل")
+
+
+@lru_cache(maxsize=65536)  # run on every shown token: fold once per word type
+def _core(token: str) -> str:
+    """Folded token without a one-letter conjunction/preposition (والأمير → الامير)."""
+    f = fold_token(token)
+    for pre in _CLITICS:
+        rest = f[len(pre) :]
+        if f.startswith(pre) and (
+            rest in TITLES
+            or rest in OFFICES
+            or rest in PLACE_TRIGGERS
+            or rest in GEO_HEADS
+            or rest in ORG_HEADS
+        ):
+            return rest
+    return f
+
+
+@lru_cache(maxsize=65536)
+def _definite(token: str) -> bool:
+    f = fold_token(token)
+    return f.startswith(("ال", "وال", "لل", "بال")) and len(f) > 3 and f.isalpha()
+
+
+def _relabel(labels: list[str], start: int, end: int, etype: str) -> None:
+    labels[start:end] = ["B-" + etype] + ["I-" + etype] * (end - start - 1)
+
+
+def title_span(tokens: Sequence[str], start: int, end: int) -> int:
+    """How many leading tokens of the span [start, end) are a title or office, not the name.
+
+    The name keeps at least one token; an office head takes its definite complement with it
+    (ولي العهد، وزير الخارجية), then further titles may follow (ولي العهد الأمير ...).
+    """
+    i = start
+    while i < end - 1:
+        core = _core(tokens[i])
+        if core in TITLES:
+            i += 1
+        elif core in OFFICES:
+            i += 2 if i + 2 < end and _definite(tokens[i + 1]) else 1
+        else:
+            break
+    return i - start
+
+
+def title_before(tokens: Sequence[str], start: int) -> int:
+    """Where the run of titles and offices just before a name starting at `start` begins
+    (`start` when there is none): what an Entity `title` field would show."""
+    i = start
+    while i > 0:
+        if _core(tokens[i - 1]) in TITLES:
+            i -= 1
+        elif i > 1 and _definite(tokens[i - 1]) and _core(tokens[i - 2]) in OFFICES:
+            i -= 2
+        elif _core(tokens[i - 1]) in OFFICES:
+            i -= 1
+        else:
+            break
+    return i
+
+
+def anercorp_repair(tokens: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """Labels with titles cut from PERS spans and a PERS name after a place trigger made LOC."""
+    out = list(labels)
+    for s, e, t in spans(out):
+        if t != "PERS":
+            continue
+        cut = title_span(tokens, s, e)
+        if cut:
+            out[s : s + cut] = ["O"] * cut
+            _relabel(out, s + cut, e, "PERS")
+            s += cut
+        if s > 0 and out[s - 1] == "O" and _core(tokens[s - 1]) in PLACE_TRIGGERS:
+            _relabel(out, s, e, "LOC")
+    return out
+
+
+def _name_after(tokens: Sequence[str], labels: Sequence[str], i: int, limit: int) -> int:
+    """End of an untagged name after position i: words up to the first definite one."""
+    j = i + 1
+    while j < len(tokens) and j <= i + limit and labels[j] == "O":
+        f = fold_token(tokens[j])
+        if f in _STOP or not f.isalpha():
+            return i + 1
+        if _definite(tokens[j]):
+            return j + 1
+        j += 1
+    return i + 1
+
+
+def _org_after(tokens: Sequence[str], labels: Sequence[str], i: int) -> int:
+    """End of an untagged organisation name after its head: definite words, or و + word
+    before a definite one (هيئة الرقابة ومكافحة الفساد)."""
+    j = i + 1
+    while (
+        j < len(tokens) and j <= i + 5 and labels[j] == "O" and fold_token(tokens[j]) not in _STOP
+    ):
+        nxt_definite = j + 1 < len(tokens) and _definite(tokens[j + 1])
+        if _definite(tokens[j]) or (fold_token(tokens[j])[:1] == "و" and nxt_definite):
+            j += 1
+        else:
+            break
+    end = j
+    while end > i + 1 and not _definite(tokens[end - 1]):
+        end -= 1
+    return end
+
+
+def display_labels(tokens: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """`anercorp_repair`, then natural-feature heads and organisation heads joined to names."""
+    out = anercorp_repair(tokens, labels)
+    i = 0
+    while i < len(tokens):
+        core = _core(tokens[i])
+        if out[i] != "O":
+            i += 1
+            continue
+        if core in GEO_HEADS:
+            if i + 1 < len(out) and out[i + 1] == "B-LOC":
+                end = i + 2
+                while end < len(out) and out[end] == "I-LOC":
+                    end += 1
+            else:
+                end = _name_after(tokens, out, i, 3)
+            if end > i + 1:
+                _relabel(out, i, end, "LOC")
+                i = end
+                continue
+        elif core in ORG_HEADS:
+            end = _org_after(tokens, out, i)
+            if end > i + 1:
+                _relabel(out, i, end, "ORG")
+                i = end
+                continue
+        i += 1
+    return out
