@@ -1,15 +1,26 @@
-"""Tokens per CPU second of the bundled NER: CRF only vs the CRF + neural ensemble.
+"""Speed and F1 of the bundled NER: CRF only, the ensemble's reference path, its fast path.
 
-Tags a CoNLL file (default: ANERcorp's CAMeL test split under ../shared) in one call, as
-`marsad ner evaluate` does: cold = first call after loading (empty word-type caches), warm =
-best of 3 re-tags. torch runs on one thread. Also prints load time and micro F1.
+One process, one machine, one run, so before (`Tagger(fast=False)`: pycrfsuite marginals
+read token by token, the network on every sentence) and after (`Tagger()`: numpy marginals
+from cached per-type scores, the network only where the CRF leaves labels open) compare
+fairly. Two workloads:
 
-    python bench/ner_speed.py [--file PATH]
+- the test file (default: ANERcorp's CAMeL test split under ../shared) in one `tag()` call,
+  as `marsad ner evaluate` does: tokens per CPU second, cold (first call after loading, empty
+  caches) and warm (best of 3 re-tags), and micro F1;
+- articles as the pipeline tags them (the throughput bench's pages, extracted and split into
+  sentences by marsad, one `tag()` call per article): CPU ms per article, cold (first pass)
+  and warm (second pass over the same articles), and whether the labels equal the reference.
+
+torch runs on one thread.
+
+    python bench/ner_speed.py [--file PATH] [--articles N]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +37,7 @@ DEFAULT = (
     / "shared/data/ner/anercorp/camel-split-reconstructed"
     / "ANERCorp_CamelLab_test.reconstructed.txt"
 )
+Docs = list[list[list[str]]]
 
 
 def _cpu(fn: Callable[[], T]) -> tuple[float, T]:
@@ -34,9 +46,28 @@ def _cpu(fn: Callable[[], T]) -> tuple[float, T]:
     return time.process_time() - c0, out
 
 
+def article_docs(n: int) -> Docs:
+    """The first `n` benchmark pages as the pipeline's tag stage sees them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import data_root
+    from throughput import articles, load_pages
+
+    from marsad.extract import extract_articles
+    from marsad.text.arabic import normalise_articles, sentences, tokenize
+
+    pages = load_pages(data_root())
+    done, _ = extract_articles(articles(0, min(n, len(pages)), pages))
+    docs: Docs = []
+    for art in normalise_articles(done):
+        text = art.text or ""
+        docs.append([[t.text for t in s] for s in sentences(tokenize(text), text)])
+    return docs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", type=Path, default=DEFAULT)
+    ap.add_argument("--articles", type=int, default=200, help="benchmark pages to tag (0: none)")
     args = ap.parse_args()
     import torch
 
@@ -45,14 +76,36 @@ def main() -> None:
     gold = [[lab or "O" for _, lab in s] for s in sents]
     tokens = [[t for t, _ in s] for s in sents]
     n = sum(map(len, tokens))
-    for neural in (False, True):
-        load, tagger = _cpu(lambda: Tagger(DATA_DIR, neural=neural))  # noqa: B023
+    docs = article_docs(args.articles) if args.articles else []
+    ntok = sum(len(s) for d in docs for s in d)
+    print(f"test file: {n} tokens; articles: {len(docs)} ({ntok} tokens)")
+    ref_labels: list[list[list[str]]] | None = None
+    for name, neural, fast in (
+        ("CRF only", False, True),
+        ("ensemble, reference (fast=False)", True, False),
+        ("ensemble, fast (default)", True, True),
+    ):
+        load, tagger = _cpu(lambda: Tagger(DATA_DIR, neural=neural, fast=fast))  # noqa: B023
         cold, pred = _cpu(lambda: tagger.tag(tokens))  # noqa: B023
         warm = min(_cpu(lambda: tagger.tag(tokens))[0] for _ in range(3))  # noqa: B023
         f1 = 100 * score(gold, pred).micro.f1
         print(
-            f"{'ensemble' if neural else 'CRF only':<9} load {load:5.2f} s CPU  F1 {f1:.2f}  "
-            f"cold {n / cold:8,.0f} tokens/s  warm {n / warm:8,.0f} tokens/s  ({n} tokens)"
+            f"{name:<33} load {load:5.2f} s CPU  F1 {f1:.2f}  "
+            f"cold {n / cold:8,.0f} tokens/s  warm {n / warm:8,.0f} tokens/s"
+        )
+        if not docs:
+            continue
+        a_cold, labels = _cpu(lambda: [tagger.tag(d) for d in docs])  # noqa: B023
+        a_warm, _ = _cpu(lambda: [tagger.tag(d) for d in docs])  # noqa: B023
+        same = ""
+        if neural and ref_labels is None:
+            ref_labels = labels
+        elif neural:
+            same = f"  labels equal the reference: {labels == ref_labels}"
+        print(
+            f"{'':<33} articles: cold {1000 * a_cold / len(docs):6.1f} ms  "
+            f"warm {1000 * a_warm / len(docs):6.1f} ms per article  "
+            f"({ntok / a_warm:,.0f} tokens/s warm){same}"
         )
 
 

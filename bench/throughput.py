@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,6 +51,7 @@ from marsad.settings import Settings
 
 _HTML: list[str] = []  # the decoded pages, per process
 SETTINGS = Settings()  # per process; --crf-only sets ner_neural=False
+TAGGER: Any = None  # --ner-reference: the tagger's reference path (plain mode only)
 
 
 def load_pages(root: Path, limit: int | None = None) -> list[str]:
@@ -82,7 +84,7 @@ def run_batch_plain(start: int, n: int, out: str, seq: int) -> int:
     c = _tick("extract", c)
     normalised = normalise_articles(extracted)
     c = _tick("normalise", c)
-    tagged, f2 = tag_articles(normalised, settings=SETTINGS)
+    tagged, f2 = tag_articles(normalised, tagger=TAGGER, settings=SETTINGS)
     c = _tick("tag", c)
     stored, _ = store_articles(tagged, set(), Path(out), "bench", seq)
     if f1 or f2:
@@ -232,7 +234,7 @@ def rss_probe(n: int, batch: int, workers: int, root: str, limit: int | None) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    global _HTML, SETTINGS
+    global _HTML, SETTINGS, TAGGER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="benchmark root (default ../shared/bench or $MARSAD_BENCH_DATA)")
     ap.add_argument("--n", type=int, default=1000, help="articles per mode")
@@ -250,6 +252,11 @@ def main(argv: list[str] | None = None) -> None:
         help="repeat bare/plain/prefect this many times, interleaved; medians are reported",
     )
     ap.add_argument("--crf-only", action="store_true", help="tag with the CRF alone (no BiLSTM)")
+    ap.add_argument(
+        "--ner-reference",
+        action="store_true",
+        help="plain mode tags with Tagger(fast=False), the path before issue 17's speed-up",
+    )
     args = ap.parse_args(argv)
     SETTINGS = Settings(ner_neural=not args.crf_only)
     args.data_root = str(data_root(args.data))
@@ -260,6 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     from marsad.ner.backends import tagger_for
 
     tagger = tagger_for(SETTINGS.ner_backend, SETTINGS.ner_neural)
+    if args.ner_reference:
+        from marsad.ner.model import Tagger
+
+        tagger = TAGGER = Tagger(neural=SETTINGS.ner_neural, fast=False)
     _warm(0)
     print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
     network = "CRF + BiLSTM" if getattr(tagger, "neural", None) is not None else "CRF alone"

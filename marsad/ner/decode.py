@@ -74,3 +74,22 @@ def viterbi_batch(probs: Sequence[np.ndarray]) -> list[list[str]]:
             best.append(int(back[b, t, best[-1]]))
         out.append([LABELS[i] for i in reversed(best)])
     return out
+
+
+def settled(probs: np.ndarray, weight: float) -> list[str] | None:
+    """The labels of a mixture `weight`·probs + (1 − weight)·q whatever q is, when that is
+    decided already: every token's best label leads by more than the other part can add
+    (weight·(p1 − p2) > 1 − weight), and those labels form a valid BIO sequence (then the
+    constrained Viterbi returns exactly them). None when the other part could change them."""
+    if len(probs) == 0:
+        return []
+    top2 = np.partition(probs, -2, axis=1)[:, -2:]
+    if not (weight * (top2[:, 1] - top2[:, 0]) > (1.0 - weight) + 1e-9).all():
+        return None
+    labels = [LABELS[i] for i in probs.argmax(axis=1)]
+    prev: str | None = None
+    for lab in labels:
+        if not allowed(prev, lab):
+            return None
+        prev = lab
+    return labels

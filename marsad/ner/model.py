@@ -13,7 +13,8 @@ import numpy as np
 import pycrfsuite
 
 from marsad.ner.conll import spans
-from marsad.ner.decode import LABELS, viterbi_batch
+from marsad.ner.decode import LABELS, settled, viterbi_batch
+from marsad.ner.fastcrf import CrfScorer
 from marsad.ner.features import Featurizer
 from marsad.ner.resources import DATA_DIR, MODEL_FILE, load_resources
 
@@ -37,9 +38,19 @@ class Tagger:
     """BIO tagger over PERS, LOC, ORG and MISC for pre-tokenised Arabic sentences."""
 
     def __init__(
-        self, data_dir: Path = DATA_DIR, repeat_pass: bool = True, neural: bool | None = None
+        self,
+        data_dir: Path = DATA_DIR,
+        repeat_pass: bool = True,
+        neural: bool | None = None,
+        fast: bool = True,
     ) -> None:
-        """`neural`: mix in the neural tagger (torch); None = when its file is in `data_dir`."""
+        """`neural`: mix in the neural tagger; None = when its file is in `data_dir`.
+
+        `fast=False` is the reference path (pycrfsuite marginals, the network on every
+        sentence), kept so the fast one (numpy marginals from cached per-type scores,
+        `fastcrf.py`; the network only where the CRF leaves the labels open) can be checked
+        and timed against it in one process: both give the same labels.
+        """
         path = data_dir / MODEL_FILE
         if not path.exists():
             raise FileNotFoundError(f"no NER model at {path}: run `marsad ner train`")
@@ -55,6 +66,10 @@ class Tagger:
             from marsad.ner.neural import NeuralRunner
 
             self.neural = NeuralRunner(npath, self.featurizer)
+        self.fast = fast
+        # the CRF alone decodes in pycrfsuite (its own Viterbi): no marginals needed
+        use_scorer = fast and self.neural is not None
+        self._scorer = CrfScorer(self._crf, self.featurizer) if use_scorer else None
         self._columns = [LABELS.index(lab) for lab in self._crf.labels()]
         # Pipelines tag batches on worker threads that share this (cached) tagger.
         self._lock = threading.Lock()
@@ -75,17 +90,39 @@ class Tagger:
         if self.neural is None:
             labels = [crf.tag(feats(s)) if s else [] for s in sentences]
         else:
-            a = self.neural.mix
-            nn_probs = self.neural.probs(sentences)
-            labels = viterbi_batch(
-                [
-                    a * self.crf_marginals(s) + (1 - a) * p
-                    for s, p in zip(sentences, nn_probs, strict=True)
-                ]
+            labels = (
+                self._tag_fast(sentences) if self._scorer is not None else self._tag_ref(sentences)
             )
         if self.repeat_pass and len(sentences) > 1:
             self._tag_repeats(sentences, labels)
         return labels
+
+    def _tag_ref(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """The ensemble as trained: pycrfsuite marginals, the network on every sentence."""
+        assert self.neural is not None
+        a = self.neural.mix
+        nn_probs = self.neural.probs(sentences)
+        crf_probs = [self.crf_marginals(s) for s in sentences]
+        return viterbi_batch(
+            [a * c + (1 - a) * p for c, p in zip(crf_probs, nn_probs, strict=True)]
+        )
+
+    def _tag_fast(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Same labels as `_tag_ref`: numpy CRF marginals, and the network only for sentences
+        whose labels the CRF's share of the mixture does not settle alone (about half)."""
+        assert self.neural is not None and self._scorer is not None
+        a = self.neural.mix
+        crf_probs = self._scorer.marginals(sentences)
+        labels = [settled(c, a) for c in crf_probs]
+        open_ = [i for i, lab in enumerate(labels) if lab is None]
+        if open_:
+            nn_probs = self.neural.probs([sentences[i] for i in open_])
+            mixed = viterbi_batch(
+                [a * crf_probs[i] + (1 - a) * p for i, p in zip(open_, nn_probs, strict=True)]
+            )
+            for i, lab in zip(open_, mixed, strict=True):
+                labels[i] = lab
+        return [lab if lab is not None else [] for lab in labels]
 
     def crf_marginals(self, tokens: Sequence[str]) -> np.ndarray:
         """CRF marginal probability of each label (columns in `decode.LABELS` order) per token."""

@@ -1,0 +1,126 @@
+"""The fast tagging path gives the reference path's labels (issue 17, speed).
+
+Reference: pycrfsuite's marginals read token by token and the network on every sentence.
+Fast: numpy marginals from cached per-type scores (`fastcrf.py`) and the network only on the
+sentences whose labels the CRF's share of the mixture leaves open (`decode.settled`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from marsad.ner.conll import read_conll
+from marsad.ner.decode import LABELS, settled, viterbi_batch
+from marsad.ner.model import Tagger
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ner"
+
+# Written for this test: one short article (names repeat, so the repeat pass runs too), plus
+# sentences with titles, places, organisations, Latin script, digits and punctuation.
+ARTICLE = (
+    "أعلنت وزارة الصحة في سلطنة عمان يوم الأحد عن افتتاح مستشفى جديد في مدينة صلالة .",
+    "وقال وزير الصحة هلال السبتي إن المستشفى يضم 300 سرير ويخدم سكان محافظة ظفار .",
+    "وأضاف السبتي أن منظمة الصحة العالمية قدمت دعما فنيا للمشروع .",
+    "وكانت وكالة الأنباء العمانية قد ذكرت أن الافتتاح تأجل مرتين بسبب الأمطار .",
+    "ذهب الأطفال إلى المدرسة صباحا ثم عادوا إلى البيت .",
+    "قال الرئيس الفرنسي إيمانويل ماكرون في باريس إن فرنسا ستدعم لبنان .",
+    "شارك فريق الهلال في بطولة كأس العالم للأندية في الرياض",
+    "نشرت صحيفة New York Times تقريرا عن شركة أرامكو السعودية",
+    "«",
+)
+
+
+def _sample() -> list[list[str]]:
+    sents = [text.split() for text in ARTICLE]
+    for name in ("scored.conll", "unlabelled.conll"):
+        sents += [[tok for tok, _ in s] for s in read_conll(FIXTURES / name)]
+    return sents
+
+
+@pytest.fixture(scope="module")
+def taggers() -> tuple[Tagger, Tagger]:
+    return Tagger(), Tagger(fast=False)
+
+
+def test_fast_marginals_equal_pycrfsuite(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, ref = taggers
+    assert fast._scorer is not None
+    sents = _sample()
+    got = fast._scorer.marginals(sents)
+    for sent, mine in zip(sents, got, strict=True):
+        want = ref.crf_marginals(sent)
+        assert mine.shape == want.shape == (len(sent), len(LABELS))
+        # crfsuite's `info()` gives the weights to 6 decimals; the labels below are exact
+        np.testing.assert_allclose(mine, want, atol=1e-4)
+
+
+def test_fast_labels_equal_reference_labels(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, ref = taggers
+    assert fast.neural is not None and ref.neural is not None
+    sents = _sample()
+    together = fast.tag(sents)
+    assert together == ref.tag(sents)  # one document: batching and the repeat pass
+    assert [fast.tag([s]) for s in sents] == [ref.tag([s]) for s in sents]
+    assert fast.tag([[], *sents[:2], []]) == ref.tag([[], *sents[:2], []])
+    names = {lab for labs in together for lab in labs}
+    assert {"B-LOC", "B-PERS", "B-ORG"} <= names  # the sample exercises real entities
+
+
+def test_settled_sentences_never_reach_the_network() -> None:
+    tagger = Tagger()
+    assert tagger.neural is not None and tagger._scorer is not None
+    sents = [text.split() for text in ARTICLE]
+    marg = tagger._scorer.marginals(sents)
+    plain = ARTICLE[4].split()  # no name: the CRF alone settles it
+    assert settled(marg[4], tagger.neural.mix) == ["O"] * len(plain)
+    open_ = [s for s, m in zip(sents, marg, strict=True) if settled(m, tagger.neural.mix) is None]
+    assert open_ and len(open_) < len(sents)
+    tagger.tag(sents)
+    given = {t for s in open_ for t in s}
+    assert set(tagger.neural._rows) == given  # the network's per-type cache: what it was given
+
+
+probs = st.integers(1, 8).flatmap(
+    lambda n: arrays(np.float64, (n, len(LABELS)), elements=st.floats(1e-6, 1.0))
+)
+
+
+def _normed(p: np.ndarray) -> np.ndarray:
+    out: np.ndarray = p / p.sum(axis=1, keepdims=True)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(probs, probs, st.sampled_from([0.5, 0.7, 0.9]), st.integers(0, 2**32 - 1))
+def test_settled_labels_are_what_the_mixture_decodes_to(
+    crf: np.ndarray, other: np.ndarray, a: float, seed: int
+) -> None:
+    crf = _normed(crf)
+    sharp = crf.copy()  # also a confident version, so the settled branch is exercised
+    sharp[np.arange(len(sharp)), 0] += 50.0
+    rng = np.random.default_rng(seed)
+    for c in (crf, _normed(sharp)):
+        labels = settled(c, a)
+        if labels is None:
+            continue
+        for q in (_normed(other[:1].repeat(len(c), 0)), rng.dirichlet(np.ones(9), len(c))):
+            assert viterbi_batch([a * c + (1 - a) * q])[0] == labels
+
+
+def test_settled_leaves_close_calls_open() -> None:
+    p = np.full((2, len(LABELS)), 0.01)
+    p[:, 0] = 0.92
+    assert settled(p, 0.7) == ["O", "O"]
+    p[1, 0], p[1, 1] = 0.6, 0.33  # 0.7 * 0.27 < 0.3: the network could flip it
+    assert settled(p, 0.7) is None
+    q = np.full((2, len(LABELS)), 0.0)
+    q[:, 0] = 0.05
+    q[0, 2] = 0.95  # I-LOC first: invalid BIO, so not settled even though confident
+    assert settled(_normed(q + 0.001), 0.7) is None
+    assert settled(np.zeros((0, len(LABELS))), 0.7) == []
