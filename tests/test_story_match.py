@@ -1,0 +1,225 @@
+"""StoryIndex on small hand-written docs: what joins, what stays apart, windows, merges."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from marsad import story_match
+from marsad.story_features import stem, terms
+from marsad.story_match import StoryDoc, StoryIndex
+
+T0 = datetime(2015, 8, 6, 12, tzinfo=UTC)
+
+BOMB = "انتحاري يفجر نفسه في مسجد قوات الطوارئ في أبها ومقتل 15 من رجال الأمن"
+BOMB_LEAD = (
+    "فجر انتحاري نفسه ظهر اليوم في مسجد تابع لقوات الطوارئ الخاصة في مدينة أبها بمنطقة عسير "
+    "أثناء صلاة الظهر ما أدى إلى استشهاد 15 شخصا وإصابة آخرين بحسب المتحدث الأمني"
+)
+BOMB2 = "استشهاد 15 من رجال الأمن في تفجير انتحاري بمسجد الطوارئ بعسير"
+BOMB2_LEAD = (
+    "صرح المتحدث الأمني بوزارة الداخلية أن انتحاريا فجر نفسه في مسجد قوات الطوارئ الخاصة "
+    "بمنطقة عسير أثناء صلاة الظهر واستشهد 15 من رجال الأمن"
+)
+# Same topic and place, another event: a festival opened by the same emir.
+FEST = "أمير عسير يفتتح مهرجان أبها يجمعنا للسياحة الصيفية"
+FEST_LEAD = (
+    "افتتح أمير منطقة عسير مساء اليوم مهرجان أبها يجمعنا الذي تنظمه هيئة السياحة "
+    "بمشاركة الفرق الشعبية والحرفيين في ساحة المفتاحة وسط أبها"
+)
+TENNIS = "نيمار يغيب عن الملاعب أسبوعين بسبب الغدة النكفية"
+TENNIS_LEAD = "أعلن نادي برشلونة أن مهاجمه البرازيلي نيمار سيغيب أسبوعين بسبب إصابته بالغدة النكفية"
+SITE = "أمير عسير يقف على موقع تفجير مسجد قوات الطوارئ ويزور المصابين"
+SITE_LEAD = (
+    "وقف أمير منطقة عسير على موقع التفجير الانتحاري في مسجد قوات الطوارئ الخاصة بأبها "
+    "وزار المصابين في المستشفى"
+)
+BOMB_ENTS = ("LOC:ابها", "LOC:عسير", "ORG:قوات الطوارء الخاصه")
+
+
+def doc(
+    aid: str,
+    title: str,
+    lead: str,
+    hours: float = 0.0,
+    source: str = "alriyadh",
+    entities: tuple[str, ...] = (),
+    dup: str | None = None,
+) -> StoryDoc:
+    return StoryDoc(aid, T0 + timedelta(hours=hours), source, title, lead, entities, dup)
+
+
+def test_stems_fold_clitics_spelling_and_keep_numbers() -> None:
+    assert stem("بالوزارة") == stem("الوزارات") == stem("وزارة")
+    assert stem("في") is None  # a function word
+    assert stem("١٣٩٧٠") == stem("13970") == "#13970"
+    assert stem("5") is None  # one digit names nothing
+    counts = terms("تفجير أبها", "تفجير في أبها")
+    assert counts[stem("تفجير") or ""] == story_match_title_weight() + 1
+
+
+def story_match_title_weight() -> int:
+    from marsad import story_features
+
+    return story_features.TITLE_WEIGHT
+
+
+def test_first_doc_opens_a_story_named_after_it() -> None:
+    index = StoryIndex()
+    got = index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    assert got.story_id == "a" and got.merged == []
+
+
+def test_same_event_in_other_words_from_another_outlet_joins() -> None:
+    index = StoryIndex()
+    index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    got = index.assign(doc("b", BOMB2, BOMB2_LEAD, 2, "alwatan", BOMB_ENTS))
+    assert got.story_id == "a"
+
+
+def test_unrelated_article_opens_its_own_story() -> None:
+    index = StoryIndex()
+    index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    got = index.assign(doc("n", TENNIS, TENNIS_LEAD, 1, "okaz", ("PERS:نيمار",)))
+    assert got.story_id == "n"
+
+
+OTHER = [  # a day's other news from the same region: what makes عسير and أبها common keys
+    ("أمطار غزيرة على مرتفعات عسير وتحذيرات للمتنزهين", "شهدت مرتفعات عسير أمطارا غزيرة اليوم"),
+    ("جامعة الملك خالد في أبها تعلن مواعيد القبول", "أعلنت الجامعة في أبها مواعيد القبول"),
+    ("العربات المعلقة تستهوي زوار عسير في الصيف", "استهوت العربات المعلقة آلاف الزوار"),
+    ("مستشفى عسير المركزي يجري عملية نادرة لطفل", "أجرى فريق طبي عملية نادرة لطفل"),
+    ("بلدية أبها تزيل مخالفات في الأحياء الشمالية", "أزالت البلدية عشرات المخالفات"),
+    ("مهرجان العسل في أبها يسجل مبيعات قياسية", "سجل مهرجان العسل مبيعات بلغت"),
+]
+
+
+def _region(index: StoryIndex) -> None:
+    for k, (title, lead) in enumerate(OTHER):
+        index.assign(doc(f"o{k}", title, lead, -6 + k / 2, f"s{k}", ("LOC:ابها", "LOC:عسير")))
+
+
+def test_hard_negative_same_place_and_emir_different_event_kept_apart() -> None:
+    index = StoryIndex()
+    _region(index)
+    index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    index.assign(doc("b", BOMB2, BOMB2_LEAD, 1, "alwatan", BOMB_ENTS))
+    got = index.assign(doc("f", FEST, FEST_LEAD, 3, "almadina", ("LOC:ابها", "LOC:عسير")))
+    assert got.story_id == "f"
+
+
+def test_shared_dup_group_links_even_without_shared_words() -> None:
+    index = StoryIndex()
+    index.assign(doc("a", BOMB, BOMB_LEAD))
+    got = index.assign(doc("w", "خبر", "نص قصير مختلف تماما", 5, "was", dup="a"))
+    assert got.story_id == "a"
+
+
+def test_window_counts_publication_time_not_wall_time() -> None:
+    """A backfill: days apart by `when`, the second copy of the event must not join."""
+    index = StoryIndex(window=timedelta(hours=72))
+    index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    late = index.assign(doc("b", BOMB2, BOMB2_LEAD, 24 * 5, "alwatan", BOMB_ENTS, dup="a"))
+    assert late.story_id == "b"
+    # and a story stays open while articles keep coming within the window of its latest one
+    index2 = StoryIndex(window=timedelta(hours=72))
+    index2.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    index2.assign(doc("c", SITE, SITE_LEAD, 20, "almadina", BOMB_ENTS, dup="a"))
+    got = index2.assign(doc("b", BOMB2, BOMB2_LEAD, 20 + 60, "alwatan", BOMB_ENTS, dup="a"))
+    assert got.story_id == "a"
+
+
+def test_doc_linking_two_stories_merges_smaller_into_larger() -> None:
+    index = StoryIndex()
+    index.assign(doc("a", BOMB, BOMB_LEAD, entities=BOMB_ENTS))
+    index.assign(doc("a2", BOMB, BOMB_LEAD, 1, "was", BOMB_ENTS, dup="a"))
+    index.assign(doc("n", TENNIS, TENNIS_LEAD, 1, "okaz"))
+    # a copy of the tennis story that also carries the bombing's group: both strong links
+    got = index.assign(doc("x", TENNIS, TENNIS_LEAD, 2, "sabq", dup="a"))
+    assert got.merged == [("n", "a")]
+    assert got.story_id == "a"
+    assert index.resolve("n") == "a" and index.resolve("a") == "a"
+    assert set(index.stories) == {"a"}
+
+
+def test_merge_tie_absorbs_the_younger_story() -> None:
+    index = StoryIndex()
+    index.assign(doc("old", TENNIS, TENNIS_LEAD, 0, "okaz"))
+    index.assign(doc("young", BOMB, BOMB_LEAD, 1))
+    got = index.assign(doc("x", BOMB, BOMB_LEAD, 2, "was", dup="old"))
+    assert ("young", "old") in got.merged
+
+
+def test_stored_merge_is_followed_when_old_rows_load() -> None:
+    index = StoryIndex()
+    index.merged("b", "a")
+    index.load(doc("b1", BOMB2, BOMB2_LEAD, 0, "alwatan", BOMB_ENTS), "b")
+    assert set(index.stories) == {"a"}
+    # the other order: rows first, then the merge folds the absorbed story in
+    index2 = StoryIndex()
+    index2.load(doc("a1", BOMB, BOMB_LEAD, 0), "a")
+    index2.load(doc("b1", BOMB2, BOMB2_LEAD, 1, "alwatan"), "b")
+    index2.merged("b", "a")
+    assert set(index2.stories) == {"a"} and index2.stories["a"].n == 2
+    assert index2.assign(doc("c", SITE, SITE_LEAD, 2, "okaz", dup="b1")).story_id == "a"
+
+
+def _rebuilt(order: list[tuple[StoryDoc, str]]) -> StoryIndex:
+    index = StoryIndex()
+    for d, sid in order:
+        index.load(d, sid)
+    return index
+
+
+def test_assignment_does_not_depend_on_load_order() -> None:
+    stored = [
+        (doc("a", BOMB, BOMB_LEAD, 0, entities=BOMB_ENTS), "a"),
+        (doc("b", BOMB2, BOMB2_LEAD, 1, "alwatan", BOMB_ENTS), "a"),
+        (doc("f", FEST, FEST_LEAD, 2, "almadina", ("LOC:ابها",)), "f"),
+        (doc("n", TENNIS, TENNIS_LEAD, 3, "okaz"), "n"),
+    ]
+    new = [
+        doc("s", SITE, SITE_LEAD, 4, "sabq", BOMB_ENTS),
+        doc("n2", TENNIS, TENNIS_LEAD + " وقال المدرب", 5, "alyaum"),
+        doc("f2", FEST, FEST_LEAD, 5, "okaz"),
+    ]
+    outcomes = set()
+    for perm in itertools.permutations(stored):
+        index = _rebuilt(list(perm))
+        outcomes.add(tuple(index.assign(d).story_id for d in new))
+    assert outcomes == {("a", "n", "f")}
+
+
+def test_trim_forgets_stories_older_than_the_window() -> None:
+    index = StoryIndex(window=timedelta(hours=72))
+    for k in range(50):
+        index.assign(doc(f"d{k}", f"{TENNIS} {k}", TENNIS_LEAD, k * 24.0, f"s{k}", dup=f"g{k}"))
+        index.trim()
+        assert len(index.stories) <= 5  # the window holds stories of 4 days at most
+    live_words = set(index._word_df)
+    assert live_words <= {w for s in index.stories.values() for w in s.words}
+    assert index._n_docs == sum(s.n for s in index.stories.values())
+    assert all(sid in index.stories for ids in index._by_word.values() for sid in ids)
+
+
+@pytest.mark.parametrize("threshold", [story_match.JOIN])
+def test_score_threshold_is_the_documented_one(threshold: float) -> None:
+    """docs/stories.md gives the thresholds; a change must update both."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "stories.md").read_text("utf-8")
+    assert f"JOIN = {threshold}" in text
+
+
+def test_backfill_batch_clusters_behind_the_newest_doc_until_trimmed() -> None:
+    """A writer that saw today's news then stores last month's: the old rows it loads and the
+    old articles it assigns meet in the index until the batch ends and it trims."""
+    index = StoryIndex()
+    index.assign(doc("today", TENNIS, TENNIS_LEAD, 24 * 30, "okaz"))
+    index.load(doc("a", BOMB, BOMB_LEAD, 0, entities=BOMB_ENTS), "a")
+    got = index.assign(doc("b", BOMB2, BOMB2_LEAD, 1, "alwatan", BOMB_ENTS, dup="a"))
+    assert got.story_id == "a"
+    index.trim()
+    assert set(index.stories) == {"today"}
