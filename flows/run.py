@@ -33,6 +33,7 @@ from marsad.record import Article, Failure, FeedItem
 from marsad.report_html import newest_report
 from marsad.settings import Settings
 from marsad.store import settle
+from marsad.stories_artifact import top_stories_markdown
 from marsad.summary import RunSummary
 from marsad.tasks.alerts import bursts_task
 from marsad.tasks.fetch import fetch_task
@@ -241,6 +242,11 @@ def finish_run(
         key="run-entities",
         markdown=summary.markdown() + (f"\nNewest report: `{report}`\n" if report else ""),
         description=f"marsad run {run.run_id}: top entities and watchlist hits",
+    )
+    create_markdown_artifact(
+        key="run-stories",
+        markdown=top_stories_markdown(run.out),
+        description=f"marsad run {run.run_id}: the biggest stories of the last 72 hours",
     )
     if rule is not None and rule.enabled:
         found, emitted = bursts_task(run.out, rule)

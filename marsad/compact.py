@@ -1,9 +1,10 @@
 """Small-file compaction: a partition's files become one file per dataset, swapped in atomically.
 
 A run every 15 minutes writes up to 96 small files a day into a partition; compaction merges
-them (articles, their mentions and failures of that date in one transaction), keeps one row
-per article_id (the newest fetch; the mentions of exactly that row), sorts by time and writes
-row groups sized for scans. Files of older schema versions are read and upgraded on the way.
+them (articles, their mentions, failures and stories of that date in one transaction), keeps
+one row per article_id (the newest fetch; the mentions of exactly that row) and per story_id
+(the newest update), sorts by time and writes row groups sized for scans. Files of older
+schema versions are read and upgraded on the way.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ def stage_partition(
         kept.select("article_id", FILE_COL), on=["article_id", FILE_COL], how="semi"
     )
     fails = _read_all(loc, "failures", part, names["failures"])
-    for dataset, df in (("articles", kept), ("mentions", ments), ("failures", fails)):
-        if names[dataset] or df.height:
+    stories = _read_all(loc, "stories", part, names.get("stories", []))
+    stories = stories.sort("updated_at").unique("story_id", keep="last", maintain_order=True)
+    datasets = [("articles", kept), ("mentions", ments), ("failures", fails)]
+    for dataset, df in [*datasets, ("stories", stories)]:
+        if names.get(dataset) or df.height:
             new = {out: _finish(df, dataset)} if df.height else {}
             txn.stage(dataset, part, others.get(dataset, []), new)
     return arts.height - kept.height

@@ -1,8 +1,8 @@
 """Where the datasets live: the one output resolver, listing, reading and Parquet writing.
 
-The output is a directory (or URI) holding `articles/`, `mentions/` and `failures/`, each
-hive-partitioned as `date=YYYY-MM-DD/part-<run>-<seq>.parquet`. How a writer changes them
-safely (transactions, the lock, recovery) is `marsad.transaction`.
+The output is a directory (or URI) holding `articles/`, `mentions/`, `failures/` and
+`stories/`, each hive-partitioned as `date=YYYY-MM-DD/part-<run>-<seq>.parquet`. How a writer
+changes them safely (transactions, the lock, recovery) is `marsad.transaction`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from marsad import __version__
 from marsad.schema import SCHEMA_VERSION, SCHEMAS
 
-DATASETS = ("articles", "mentions", "failures")
+DATASETS = ("articles", "mentions", "failures", "stories")
 PART_RE = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
 VERSION = __version__.encode()
 ROW_GROUP_BYTES = 64 * 1024 * 1024  # uncompressed bytes per row group: big enough for scans

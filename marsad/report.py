@@ -1,27 +1,31 @@
 """`marsad report`'s numbers: what the analyst's report shows, as small polars tables.
 
-Each function is pure over the three datasets already read (and filtered to the report's
-days), so the figures can be checked on hand-written rows. Names shown are the `name` column
-(nothing folded); files before schema version 4 have none, and their surface `text` stands in.
-An entity is counted by its watchlist id when linked, else by label and `norm`: `norm` groups
+Each function is pure over the datasets already read (and filtered to the report's days), so
+the figures can be checked on hand-written rows. Names shown are the `name` column (nothing
+folded); files before schema version 4 have none, and their surface `text` stands in. An
+entity is counted by its watchlist id when linked, else by label and `norm`: `norm` groups
 spellings, it is never shown.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
+from marsad import stories_view
 from marsad.dataset import Location, list_partitions, read_dataset, resolve
 
 TOP_PER_LABEL = 10  # rows of the top-entities table, per label
 TOP_OVER_TIME = 6  # lines in the mentions-over-time chart
 TOP_COUNTRIES = 20
 TOP_DUP_GROUPS = 20
+TOP_STORIES = 15
 _ARTICLE_COLUMNS = ["article_id", "source", "title", "published_at", "dup_group"]
+_ARTICLE_COLUMNS += ["fetched_at", "story_id"]
+_STORY_COLUMNS = ["story_id", "title", "merged_into"]
 _MENTION_COLUMNS = ["article_id", "source", "text", "norm", "label", "entity_id", "name"]
 _MENTION_COLUMNS += ["name_en", "country"]
 _FAILURE_COLUMNS = ["source", "stage", "error", "kind"]
@@ -33,11 +37,15 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Frames:
-    """The report's rows: articles, mentions and failures whose partition `date` is in range."""
+    """The report's rows: articles, mentions and failures whose partition `date` is in range,
+    and every stories row (a story of these articles may have opened before the range)."""
 
     articles: pl.DataFrame
     mentions: pl.DataFrame
     failures: pl.DataFrame
+    stories: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={c: pl.String for c in _STORY_COLUMNS})
+    )
 
     @property
     def empty(self) -> bool:
@@ -54,10 +62,14 @@ def _read(loc: Location, dataset: str, columns: list[str], first: date, last: da
 def load(out: str | os.PathLike[str] | Location, first: date, last: date) -> Frames:
     """The three datasets between two days (inclusive), any schema version."""
     loc = resolve(out)
+    articles = _read(loc, "articles", _ARTICLE_COLUMNS, first, last)
+    stories = pl.from_arrow(read_dataset(loc, "stories", _STORY_COLUMNS))  # after articles
+    assert isinstance(stories, pl.DataFrame)
     return Frames(
-        _read(loc, "articles", _ARTICLE_COLUMNS, first, last),
+        articles,
         _read(loc, "mentions", _MENTION_COLUMNS, first, last),
         _read(loc, "failures", _FAILURE_COLUMNS, first, last),
+        stories.drop("date"),
     )
 
 
@@ -170,3 +182,23 @@ def failures_by_reason(failures: pl.DataFrame) -> pl.DataFrame:
     counts = failures.group_by("source", reason="error").len()
     ordered = counts.sort(["source", "len", "reason"], descending=[False, True, False])
     return ordered.rename({"len": "failures"})
+
+
+def top_stories(
+    articles: pl.DataFrame, stories: pl.DataFrame, top: int = TOP_STORIES
+) -> pl.DataFrame:
+    """title, sources, articles, first_seen, last_seen: the stories with most of the range's
+    articles (merged stories counted with their survivor); none for files before version 5."""
+    if "story_id" not in articles.columns:
+        articles = articles.with_columns(story_id=pl.lit(None, pl.String))
+    if "fetched_at" not in articles.columns:
+        articles = articles.with_columns(fetched_at=pl.col("published_at"))
+    ranked = stories_view.top_stories(articles, stories.select(_STORY_COLUMNS), top)
+    stamp = "%Y-%m-%d %H:%M"
+    return ranked.select(
+        "title",
+        pl.col("sources").list.join("، "),
+        "articles",
+        pl.col("first_seen").dt.strftime(stamp),
+        pl.col("last_seen").dt.strftime(stamp),
+    )

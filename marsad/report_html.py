@@ -154,6 +154,7 @@ def render(frames: report.Frames, first: date, last: date) -> Report:
     hits = report.watchlist_hits(frames.mentions)
     places = report.countries(frames.mentions)
     dups = report.dup_groups(frames.articles)
+    stories = report.top_stories(frames.articles, frames.stories)
     fails = report.failures_by_reason(frames.failures)
     counts = {"name": "الاسم", "mentions": "الإشارات", "articles": "المقالات"}
     parts = [
@@ -195,6 +196,21 @@ def render(frames: report.Frames, first: date, last: date) -> Report:
             "الأماكن حسب البلد",
             _chart(bar_chart(places, "country", "mentions", "البلد")) if places.height else "",
             places.is_empty(),
+        ),
+        _section(
+            "top-stories",
+            "أبرز القصص",
+            table(
+                stories,
+                {
+                    "title": "العنوان",
+                    "sources": "المصادر",
+                    "articles": "المقالات",
+                    "first_seen": "أول ظهور",
+                    "last_seen": "آخر ظهور",
+                },
+            ),
+            stories.is_empty(),
         ),
         _section(
             "duplicates",

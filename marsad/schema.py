@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset.
 3: `kind` added to failures. 4: `name` and `name_en`, then `country`, `lat` and `lon`, added to
-mentions and entities."""
+mentions and entities. 5: `story_id` added to articles; the stories dataset."""
 
 NAME_DESC = (
     "Display name, nothing folded: the watchlist entity's Arabic name when linked, else the "
@@ -66,6 +66,13 @@ ARTICLES = pa.schema(
             "(same normalised title or MinHash-similar text, across sources); null in v1 files "
             "until `marsad compact` rewrites them (then the row's own article_id).",
         ),
+        _f(
+            "story_id",
+            pa.string(),
+            "Story (one real-world event across outlets and days): a `stories.story_id`, kept "
+            "once written; follow that row's `merged_into` to the surviving story. Null in "
+            "files before version 5.",
+        ),
     ]
 )
 
@@ -107,8 +114,49 @@ FAILURES = pa.schema(
     ]
 )
 
-SCHEMAS = {"articles": ARTICLES, "mentions": MENTIONS, "failures": FAILURES}
+STORY_ENTITY = pa.struct(
+    [
+        pa.field("key", pa.string(), metadata={"description": "entity_id, else `LABEL:norm`."}),
+        pa.field("name", pa.string(), metadata={"description": "Display name, as first seen."}),
+        pa.field("label", pa.string(), metadata={"description": "PERS, LOC, ORG or MISC."}),
+        pa.field("entity_id", pa.string(), metadata={"description": "Watchlist id, if linked."}),
+        pa.field("count", pa.int32(), metadata={"description": "Articles naming it."}),
+    ]
+)
+
+STORIES = pa.schema(
+    [
+        _f(
+            "story_id",
+            pa.string(),
+            "The article_id of the article that opened the story; the row lives in that "
+            "article's date partition for good.",
+            False,
+        ),
+        _f("title", pa.string(), "Representative headline: its earliest article's."),
+        _f("first_seen", TS, "Earliest `published_at` (else `fetched_at`) of its articles.", False),
+        _f("last_seen", TS, "Latest `published_at` (else `fetched_at`) of its articles.", False),
+        _f("n_articles", pa.int32(), "Articles in the story, merged stories included.", False),
+        _f("n_sources", pa.int32(), "Distinct sources (outlets) among them.", False),
+        _f("sources", pa.list_(pa.string()), "Those sources, sorted.", False),
+        _f(
+            "entities",
+            pa.list_(STORY_ENTITY),
+            "Top entities by articles naming them (at most 10; counts of entities that left "
+            "the top 10 restart when they return).",
+        ),
+        _f(
+            "merged_into",
+            pa.string(),
+            "Null while the story stands; else the story that absorbed it (follow the chain).",
+        ),
+        _f("updated_at", TS, "When the row was last rewritten, UTC.", False),
+    ]
+)
+
+SCHEMAS = {"articles": ARTICLES, "mentions": MENTIONS, "failures": FAILURES, "stories": STORIES}
 SORT_KEYS = {"articles": "published_at", "mentions": "published_at", "failures": "at"}
+SORT_KEYS["stories"] = "first_seen"
 
 
 def type_name(t: pa.DataType) -> str:

@@ -1,17 +1,19 @@
-"""Writing a batch: articles, their entity mentions and failures, as one transaction.
+"""Writing a batch: articles, their entity mentions, failures and stories, as one transaction.
 
 Under the output's writer lock (marsad.dataset) a batch is checked against the article_ids
-already stored, given its near-duplicate groups (marsad.dedup), and its partitions are swapped
-in atomically. Re-processing (`replace=True`) supersedes an article's row and mentions instead
-of skipping it. A partition holding more than `MAX_FILES` files is compacted on the spot, so a
-run every 15 minutes never leaves a day of 96 tiny files.
+already stored, given its near-duplicate groups (marsad.dedup) and its stories (story_id, and
+the `stories/` rows it changes, in the same transaction: marsad.stories), and its partitions
+are swapped in atomically. Re-processing (`replace=True`) supersedes an article's row and
+mentions instead of skipping it, keeping its story_id. A partition holding more than
+`MAX_FILES` files is compacted on the spot, so a run every 15 minutes never leaves a day of
+96 tiny files.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,6 +34,8 @@ from marsad.dataset import (
 from marsad.dedup import DayDupIndex
 from marsad.record import Article, Failure
 from marsad.schema import SCHEMAS, SORT_KEYS
+from marsad.stories import StoryBook, stored_story_ids
+from marsad.stories_store import stage_stories
 from marsad.transaction import Transaction, writer_lock
 
 MAX_FILES = 12  # files per partition and dataset before the store step compacts it
@@ -54,7 +58,10 @@ def _partition_date(art: Article) -> date:
     return (art.published_at or art.fetched_at).date()
 
 
-def article_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
+def article_rows(
+    articles: Iterable[Article], stories: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    stories = stories or {}
     return [
         {
             "article_id": a.article_id,
@@ -86,6 +93,7 @@ def article_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
             ],  # not asdict(): its deep copy cost ~1 ms an article
             "run_id": a.run_id,
             "dup_group": a.dup_group,
+            "story_id": stories.get(a.article_id or ""),
         }
         for a in articles
     ]
@@ -159,6 +167,7 @@ class Writer:
         self._files: dict[str, tuple[object, list[str]]] = {}  # "part/name" -> (stamp, ids)
         self._dups = DayDupIndex(window=DUP_WINDOW)
         self._dup_indexed: set[tuple[str, object]] = set()
+        self._stories = StoryBook()
 
     def _where(self) -> dict[str, str]:
         """article_id -> "part/name" of the file holding it; reads only new or changed files."""
@@ -200,7 +209,8 @@ class Writer:
         seq: int,
         replace: bool = False,
     ) -> tuple[list[Article], list[str]]:
-        """Write a batch; returns the articles written and the paths of the new files.
+        """Write a batch; returns the articles written and the paths of the new article,
+        mention and failure files.
 
         Without `replace` an article whose id is stored already is skipped; with it, its old
         row and mentions are removed in the same transaction that adds the new ones.
@@ -222,8 +232,28 @@ class Writer:
                     )
                 dropped = self._dups.trim()  # memory stays bounded in a long-lived worker
                 self._dup_indexed = {f for f in self._dup_indexed if _day_of(f[0]) not in dropped}
-            paths = self._commit(fresh, failures, where if replace else {}, run_id, seq)
+            superseded = where if replace else {}
+            stories = self._assign_stories(fresh, superseded, run_id, seq)
+            try:
+                paths = self._commit(fresh, failures, superseded, run_id, seq, stories)
+            except BaseException:
+                self._stories = StoryBook()  # it holds what was not written: rebuild from disk
+                raise
         return fresh, paths
+
+    def _assign_stories(
+        self, fresh: list[Article], where: dict[str, str], run_id: str, seq: int
+    ) -> tuple[Transaction, dict[str, str]]:
+        """Each article's story_id (kept when re-processed), and the transaction that already
+        holds the stories rows it changes: they are swapped in before the articles."""
+        txn = Transaction(self.loc)
+        if not fresh:
+            return txn, {}
+        kept = stored_story_ids(self.loc, where, [a.article_id or "" for a in fresh])
+        self._stories.refresh(self.loc, self._files, {_partition_date(a) for a in fresh})
+        story_of, merges, counted = self._stories.assign(fresh, kept)
+        stage_stories(txn, self._stories, fresh, story_of, merges, counted, run_id, seq)
+        return txn, story_of
 
     def _commit(
         self,
@@ -232,7 +262,9 @@ class Writer:
         where: dict[str, str],
         run_id: str,
         seq: int,
+        stories: tuple[Transaction, dict[str, str]],
     ) -> list[str]:
+        txn, story_of = stories
         new_by_part: dict[str, list[Article]] = defaultdict(list)
         for art in fresh:
             new_by_part[partition_of(_partition_date(art))].append(art)
@@ -254,7 +286,6 @@ class Writer:
             for part in victims
             for dataset in ROWS
         }
-        txn = Transaction(self.loc)
         paths: list[str] = []
         # Phase 1: partitions drop superseded rows; phase 2: new rows arrive. A re-processed
         # article may be missing for a moment in between, never visible twice, even when two
@@ -272,8 +303,9 @@ class Writer:
                     paths += txn.stage(dataset, part, keep, new)
         for part in parts:
             name = final[part]
-            for dataset, rows_of in ROWS.items():
-                rows = rows_of(new_by_part.get(part, []))
+            for dataset in ROWS:
+                arts = new_by_part.get(part, [])
+                rows = article_rows(arts, story_of) if dataset == "articles" else mention_rows(arts)
                 if not rows:
                     continue
                 files = names[part][dataset]

@@ -56,7 +56,7 @@ def look(out: Path) -> dict[str, object]:
             mentions += table.num_rows
     pending = [c for c in (out / STAGING).glob("*") if c.name != RETIRED]
     debris = bool(pending) or any((out / JOURNAL).glob("*"))
-    datasets = ("articles", "mentions", "failures")
+    datasets = ("articles", "mentions", "failures", "stories")
     stray, staged = [], 0
     for p in out.rglob("*.parquet"):
         rel = p.relative_to(out).parts

@@ -151,8 +151,9 @@ def test_compact_flow(tmp_path: Path) -> None:
     w = Writer(tmp_path)
     for seq in range(5):
         w.store([article(seq)], [], "r1", seq)
+    stories = len(_files(tmp_path, "stories", "2026-01-03"))  # each batch rewrites its story
     result = compact_flow(out=tmp_path.as_uri())
-    assert result["partitions"] == 1 and result["files_in"] == 10
+    assert result["partitions"] == 1 and result["files_in"] == 10 + stories
     assert len(_files(tmp_path, "articles", "2026-01-03")) == 1
     assert _scan(tmp_path).height == 5
 
@@ -171,11 +172,13 @@ def test_budgeted_compaction_merges_only_the_small_files(tmp_path: Path) -> None
     small = sum(v for k, v in sizes.items() if k != big)
     assert sizes[big] > small
     before = _scan(tmp_path).sort("article_id")
+    stories = [p.name for p in _files(tmp_path, "stories", day) if p.name != big]
     with writer_lock(resolve(tmp_path)):
         report = compact_locked(resolve(tmp_path), [day], budget_bytes=small)
     names = [p.name for p in _files(tmp_path, "articles", day)]
     assert len(names) == 2 and big in names  # the large file untouched, the 4 small merged
-    assert report.files_in == 4 + 4  # the articles and mentions files of the 4 small batches
+    # the articles and mentions files of the 4 small batches, and their stories files
+    assert report.files_in == 4 + 4 + len(stories)
     after = _scan(tmp_path).sort("article_id")
     assert after.drop("date").equals(before.drop("date"))
     ments = _scan(tmp_path, "mentions")

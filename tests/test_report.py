@@ -71,6 +71,14 @@ ARTICLE_ROWS = pl.DataFrame(
         "title": ["خبر أول", "الخبر نفسه", "خبر آخر", "الخبر نفسه"],
         "published_at": [datetime(2026, 1, d, tzinfo=UTC) for d in (3, 4, 4, 4)],
         "dup_group": ["a1", "a2", "a3", "a2"],
+        "story_id": ["a1", "a2", "a3", "a2"],
+    }
+).with_columns(fetched_at=pl.col("published_at"))
+STORY_ROWS = pl.DataFrame(  # a1's story was absorbed by a3's; a2's stands alone
+    {
+        "story_id": ["a1", "a2", "a3"],
+        "title": ["قصة أولى", "الخبر نفسه", "خبر آخر"],
+        "merged_into": ["a3", None, None],
     }
 )
 FAILURE_ROWS = pl.DataFrame(
@@ -142,6 +150,21 @@ def test_days_from_options() -> None:
             days(stored, *bad)
 
 
+def test_top_stories_follow_merges_and_count_outlets() -> None:
+    top = report.top_stories(ARTICLE_ROWS, STORY_ROWS)
+    assert top.rows() == [  # a tie (articles, outlets, last seen): by story_id
+        ("الخبر نفسه", "s1، s2", 2, "2026-01-04 00:00", "2026-01-04 00:00"),
+        ("خبر آخر", "s1، s2", 2, "2026-01-03 00:00", "2026-01-04 00:00"),  # a1 + a3, merged
+    ]
+    page = render(report.Frames(ARTICLE_ROWS, MENTIONS_ROWS, FAILURE_ROWS, STORY_ROWS), D1, D2)
+    section = page.html.split('id="top-stories"')[1].split("</section>")[0]
+    assert "أبرز القصص" in section and section.count("<tr>") == 3  # heading row + 2 stories
+    assert section.index("الخبر نفسه") < section.index("خبر آخر")
+    # files before version 5 (no story_id): an empty section, not an error
+    old = report.top_stories(ARTICLE_ROWS.drop("story_id", "fetched_at"), STORY_ROWS.head(0))
+    assert old.is_empty()
+
+
 def test_hostile_text_is_escaped_everywhere() -> None:
     ments = MENTIONS_ROWS.with_columns(name=pl.lit(EVIL), text=pl.lit(EVIL))
     arts = ARTICLE_ROWS.with_columns(title=pl.lit(EVIL), source=pl.lit("s" + EVIL))
@@ -149,7 +172,9 @@ def test_hostile_text_is_escaped_everywhere() -> None:
         source=pl.when(pl.col("article_id") == "a4").then(pl.lit("z")).otherwise("source")
     )
     fails = FAILURE_ROWS.with_columns(error=pl.lit(EVIL), source=pl.lit(EVIL))
-    page = render(report.Frames(arts, ments, fails), D1, D2).html
+    stories = STORY_ROWS.with_columns(title=pl.lit(EVIL))
+    page = render(report.Frames(arts, ments, fails, stories), D1, D2).html
+    assert 'id="top-stories"><h2>أبرز القصص</h2><table>' in page  # the stories are shown
     assert "<script" not in page.lower() and "<img" not in page.lower()
     assert "&lt;script&gt;" in page  # shown, as text
     assert page.count("<svg") == 5
@@ -206,6 +231,9 @@ def test_cli_writes_the_default_file_and_exits_by_the_range(
     demo: DemoRun, demo_report: Path, capsys
 ) -> None:
     assert re.fullmatch(r"report-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.html", demo_report.name)
+    page = demo_report.read_text(encoding="utf-8")
+    stories = page.split('<section id="top-stories">')[1].split("</section>")[0]
+    assert stories.count("<tr>") >= 2 and "marsad-demo" in stories  # a real run's stories
     capsys.readouterr()
     out = str(demo.out)
     assert main(["report", "--out", out, "--from", "1990-01-01", "--to", "1990-01-02"]) == 1

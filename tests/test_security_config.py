@@ -136,7 +136,8 @@ def test_a_deep_sources_file_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_the_markers_are_what_the_writers_write() -> None:
-    assert outdir.DATASETS == dataset.DATASETS
+    # stories/ is only ever written beside articles/, which marks the output already
+    assert set(outdir.DATASETS) == set(dataset.DATASETS) - {"stories"}
     assert outdir.LOCK_FILE == transaction.LOCK_FILE
     assert state.state_path("/o").as_posix() == f"/o/{outdir.STATE_FILE}"
 

@@ -116,7 +116,7 @@ def test_failures_and_no_stray_files(tmp_path: Path) -> None:
         parts = p.relative_to(tmp_path).parts
         if parts[:2] == (STAGING, RETIRED):
             continue  # swapped-out partitions, kept for a grace period (see below)
-        assert parts[0] in ("articles", "mentions", "failures") and len(parts) == 3
+        assert parts[0] in ("articles", "mentions", "failures", "stories") and len(parts) == 3
         pq.read_table(p)
     staging = tmp_path / STAGING
     assert [p.name for p in staging.iterdir()] in ([], [RETIRED]) if staging.exists() else True
