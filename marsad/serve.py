@@ -35,7 +35,14 @@ from marsad.prefect_server import (
     wait_healthy,
 )
 from marsad.retention import DEFAULT_DAYS
-from marsad.serve_deployments import Claim, crash_stale_runs, mark_shared, pause_ours, read_claims
+from marsad.serve_deployments import (
+    Claim,
+    crash_stale_runs,
+    ingest_deployment,
+    mark_shared,
+    pause_ours,
+    read_claims,
+)
 from marsad.serve_runner import Outcome, Stopper, catch_signals, note, serve_until_stopped
 from marsad.serve_schedules import (
     CLEANUP_CRON,
@@ -89,6 +96,7 @@ def build_deployments(
     from marsad.flows.backfill import backfill
     from marsad.flows.cleanup import cleanup
     from marsad.flows.compact import compact_flow
+    from marsad.flows.ingest import ingest
     from marsad.flows.monitor import monitor
     from marsad.flows.report import report_flow
     from marsad.flows.reprocess import reprocess
@@ -158,6 +166,8 @@ def build_deployments(
             **common,
         ),
     ]
+    # On demand: the WARC paths are the run's to give; records of no configured source are skipped.
+    deployments.append(ingest_deployment(ingest, out, {"sources": sources, **opts}, **common))
     return deployments
 
 

@@ -189,3 +189,25 @@ async def pause_ours(client: PrefectClient, owned: Mapping[UUID, dict[str, Any]]
             await client.pause_deployment(dep_id)
             paused += 1
     return paused
+
+
+INGEST_DESCRIPTION = (
+    "Store the articles of WARC files (CC-NEWS or any crawl): give warcs (paths, globs, "
+    "s3://, https://), and sources/language if wanted. On demand; resumable."
+)
+
+
+def ingest_deployment(
+    ingest_flow: Any, out: str, parameters: Mapping[str, Any], **options: Any
+) -> Any:
+    """The `ingest` deployment: no schedule (a backfill is run on demand, from the UI's
+    Custom run or `prefect deployment run`), one run at a time (two would read the same
+    files). `ingest_flow` is marsad.flows.ingest.ingest, passed in: this module is below
+    the flows layer."""
+    return ingest_flow.to_deployment(
+        name="ingest",
+        parameters={"out": out, **parameters},
+        concurrency_limit=1,
+        description=INGEST_DESCRIPTION,
+        **options,
+    )

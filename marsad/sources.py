@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from marsad.yamlfile import describe, load_mapping, read_text
 
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
+DOMAIN_RE = re.compile(
+    r"(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 class SourcesError(ValueError):
@@ -46,6 +49,11 @@ class Source(BaseModel):
     homepage: str | None = Field(default=None, description="Homepage, for feed discovery.")
     language: str = Field(default="ar", description="Expected language (ISO 639-1), a hint.")
     group: str = Field(default="default", description="Schedule group, e.g. wires or daily.")
+    domains: list[str] = Field(
+        default_factory=list,
+        description="More hosts of this source (example.org covers its subdomains), for "
+        "`marsad ingest`; the hosts of feeds, sitemaps, homepage and urls count already.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -63,6 +71,25 @@ class Source(BaseModel):
     @classmethod
     def _homepage(cls, v: str | None) -> str | None:
         return None if v is None else _check_http_url(v)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if not DOMAIN_RE.fullmatch(d):
+                raise ValueError(f"must be a host name such as 'example.org', got {d!r}")
+        return [d.lower().removeprefix("www.") for d in v]
+
+    def hosts(self) -> set[str]:
+        """The hosts this source's pages live on (without www.): its URLs' and `domains`."""
+        urls = [
+            *self.feeds,
+            *self.sitemaps,
+            *self.urls,
+            *([self.homepage] if self.homepage else []),
+        ]
+        found = {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u}
+        return (found | set(self.domains)) - {""}
 
     @field_validator("language")
     @classmethod

@@ -33,6 +33,9 @@ class RunSummary:
     entities: Counter[tuple[str, str]] = field(default_factory=Counter)
     names: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hits: list[dict[str, str]] = field(default_factory=list)
+    # records passed over by reason (`marsad ingest`: not HTML, other language, ...)
+    skips: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # per phase
 
     def add(self, column: str, per_source: Mapping[str, int] | Iterable[str]) -> None:
         items = (
@@ -40,6 +43,18 @@ class RunSummary:
         )
         for src, n in items:
             self.counts[src][column] += n
+
+    def add_skips(self, reasons: Mapping[str, int]) -> None:
+        """Records skipped by reason; a reason counted zero times still shows, as 0."""
+        for reason, n in reasons.items():
+            self.skips[reason] += n
+
+    def add_seconds(self, phase: str, seconds: float) -> None:
+        self.seconds[phase] += seconds
+
+    def skip_reasons(self) -> str:
+        """The reasons with their counts, most frequent first: the artifact's totals row."""
+        return "; ".join(f"{r} ×{n}" for r, n in self.skips.most_common() if n)
 
     def add_failures(self, failures: Iterable[Failure]) -> None:
         """Deferred URLs (out of time, stopped) are counted apart: they are not broken."""
@@ -139,11 +154,15 @@ class RunSummary:
             row: dict[str, object] = {"source": src}
             row.update({col: self.counts[src][col] for col in COLUMNS})
             row["failure reasons"] = _reasons(self.reasons[src], wrap=artifact)
+            if self.skips:
+                row["skip reasons"] = ""  # counted per run, in the totals row
             rows.append(row)
-        if artifact and rows:
+        if artifact and (rows or self.skips):  # an ingest may skip every record it read
             total: dict[str, object] = {"source": "total"}
             total.update({col: self.total(col) for col in COLUMNS})
             total["failure reasons"] = _reasons(sum(self.reasons.values(), Counter()), wrap=True)
+            if self.skips:
+                total["skip reasons"] = self.skip_reasons()
             rows.append(total)
         return rows
 
@@ -164,6 +183,12 @@ class RunSummary:
             **{c: self.total(c) for c in COLUMNS},
             "sources": self.rows(),
             "watchlist_hits": len(self.hits),
+            **({"skip_reasons": dict(self.skips)} if self.skips else {}),
+            **(
+                {"seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+                if self.seconds
+                else {}
+            ),
         }
 
 

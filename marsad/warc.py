@@ -54,7 +54,7 @@ def _warc_date(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_warc_date(value: str) -> datetime:
+def parse_warc_date(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
@@ -173,7 +173,7 @@ def iter_responses(
             for record in ArchiveIterator(fh):
                 if record.rec_type != "response" or record.http_headers is None:
                     continue
-                fetched_at = _parse_warc_date(record.rec_headers.get_header("WARC-Date"))
+                fetched_at = parse_warc_date(record.rec_headers.get_header("WARC-Date"))
                 if since is not None and fetched_at < since:
                     continue
                 if until is not None and fetched_at >= until:

@@ -136,7 +136,7 @@ def test_serve_registers_runs_alerts_refuses_and_retries(
 ) -> None:
     api, proc, _sources, out = served
     names = {"monitor-default", "backfill", "reprocess", "retry-failures"}
-    everything = names | {"compact", "cleanup", "report"}
+    everything = names | {"compact", "cleanup", "report", "ingest"}
     deps = _wait("deployments", lambda: everything <= set(d := _deployments(api)) and d, 120, proc)
 
     # the schedule, its timezone, and no overlap

@@ -85,10 +85,13 @@ def test_build_deployments_budgets_compact_and_cleanup() -> None:
         "compact",
         "cleanup",
         "report",
+        "ingest",
     }
     assert deps["monitor-wires"].parameters["settings"] == {"max_run_seconds": 720.0}
     assert deps["monitor-daily"].parameters["settings"] == {"max_run_seconds": 69_120.0}
     assert "settings" not in deps["backfill"].parameters  # no file, no budget: the defaults
+    ingest = deps["ingest"]  # on demand, for the configured sources only
+    assert ingest.parameters == {"out": "/o", "sources": "/s.yaml"} and not ingest.schedules
     compact, cleanup = deps["compact"], deps["cleanup"]
     assert compact.parameters == {"out": "/o"}
     assert cleanup.parameters == {"older_than_days": 12}

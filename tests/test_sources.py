@@ -79,3 +79,16 @@ def test_shipped_sources_file_is_valid() -> None:
 def test_ports_up_to_65535_are_fine() -> None:
     (src,) = parse_sources(GOOD.replace("feeds.bbci.co.uk", "feeds.bbci.co.uk:65535"), "s.yaml")
     assert src.feeds == ["https://feeds.bbci.co.uk:65535/arabic/rss.xml"]
+
+
+def test_domains_key_adds_hosts_and_is_checked() -> None:
+    (src,) = parse_sources(
+        "sources:\n  - name: paper\n    feeds: [https://www.paper.example/rss]\n"
+        "    domains: [Paper-CDN.example, www.paper.info]\n"
+    )
+    assert src.hosts() == {"paper.example", "paper-cdn.example", "paper.info"}
+    with pytest.raises(SourcesError, match="domains"):
+        parse_sources(
+            "sources:\n  - name: paper\n    feeds: [https://paper.example/rss]\n"
+            "    domains: ['https://paper.example/']\n"
+        )
