@@ -2,8 +2,8 @@
 
 Commands: run (one monitoring run), serve (schedules on a local Prefect server), demo (the
 offline demo site, then next steps), compact (merge partition files), search (full text,
-BM25), report (offline HTML report), extract (page -> JSON), check-url (would marsad
-fetch it?), ner (train/evaluate/tag, parsed by marsad/ner/cli.py).
+BM25), stories (the biggest stories), report (offline HTML report), extract (page ->
+JSON), check-url (would marsad fetch it?), ner (train/evaluate/tag, parsed by marsad/ner/cli.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from marsad.cli_parser import build_parser
 
@@ -88,23 +89,37 @@ def monitor_run(out: str, **params: object) -> int:
     """One monitor flow run in this process, as the CLI reports it: the summary, then exit
     0 (completed), 3 (every source failed at discovery), 130 (Ctrl-C: stopped after the
     current batch; the next run resumes) or 1 (the run crashed)."""
+
+    def start() -> Any:
+        from marsad.flows.monitor import monitor
+
+        return monitor(out=out, return_state=True, **params)
+
+    return flow_in_process(start, out)
+
+
+def flow_in_process(start: Callable[[], Any], out: str, what: str = "run") -> int:
+    """Run a flow with Ctrl-C turned into a stop request, then print its summary; the exit
+    code is `monitor_run`'s. `start` imports the flow: after SIGINT is blocked."""
     from marsad.interrupt import stop_on_signals
 
     with stop_on_signals() as interrupted:  # before Prefect starts a thread or a server
-        from marsad.flows.monitor import monitor
         from marsad.flows.run import RunOutcome
 
-        state = monitor(out=out, return_state=True, **params)
+        state = start()
         # the flow returns a State; what the caller gets is its data
         result: object = state.result(raise_on_failure=False)
     if isinstance(result, RunOutcome):
         result = result.summary
     if not isinstance(result, dict):
-        print(f"marsad: the run crashed: {result!r}", file=sys.stderr)
+        print(f"marsad: the {what} crashed: {result!r}", file=sys.stderr)
         return 1
     _print_summary(result, out)
+    skips = cast("dict[str, int]", result.get("skip_reasons", {}))
+    if skips or what == "ingest":
+        print("skipped records: " + (", ".join(f"{r} {n}" for r, n in skips.items()) or "none"))
     if interrupted.first is not None:
-        print(f"marsad: {state.message}; the next run takes up what was deferred")
+        print(f"marsad: {state.message}; the next {what} takes up where this one stopped")
         return interrupted.exit_code
     if state.is_failed():
         print(f"marsad: {state.message}", file=sys.stderr)
@@ -231,11 +246,49 @@ def cmd_search(args: argparse.Namespace) -> int:
     return search_main(args.out, args.query, args.since, args.source, args.limit, args.json)
 
 
+def cmd_stories(args: argparse.Namespace) -> int:
+    """Exit 0 with stories, 1 with none in the period, 2 on a bad --since."""
+    from marsad.stories_view import main as stories_main
+
+    return stories_main(args.out, args.since, args.limit, args.json)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Exit 0 with the report written, 1 when the range holds no data, 2 on bad options."""
     from marsad.report_html import main as report_main
 
     return report_main(args.out, args.since, args.first, args.last, args.html)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """The ingest flow in this process; the summary adds the skipped records by reason."""
+    from marsad.ingest_read import IngestInputError, expand
+    from marsad.settings import SettingsError
+    from marsad.sources import SourcesError, load_sources
+
+    try:  # fail fast, before Prefect starts
+        if args.sources:
+            load_sources(args.sources)
+        expand(args.warcs)
+        settings = run_settings_from(args)
+    except (SourcesError, SettingsError, IngestInputError) as exc:
+        print(f"marsad: error: {exc}", file=sys.stderr)
+        return 2
+    language = None if args.language == "any" else args.language
+
+    def start() -> Any:
+        from marsad.flows.ingest import ingest
+
+        return ingest(
+            warcs=args.warcs,
+            out=args.out,
+            sources=args.sources,
+            language=language,
+            settings=settings,
+            return_state=True,
+        )
+
+    return flow_in_process(start, args.out, "ingest")
 
 
 def cmd_check_url(args: argparse.Namespace) -> int:
@@ -266,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     handlers["compact"] = cmd_compact
     handlers["check-url"] = cmd_check_url
     handlers["search"] = cmd_search
+    handlers["stories"] = cmd_stories
     handlers["report"] = cmd_report
+    handlers["ingest"] = cmd_ingest
     return handlers[args.command](args)
 
 

@@ -201,6 +201,30 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--json", action="store_true", help="one JSON object per line (default: a table)"
     )
 
+    sto = _command(
+        sub,
+        "stories",
+        "the biggest stories of a period: outlets and headlines",
+        "Stories (one event across outlets and days) with most articles in the period,\n"
+        "merged stories counted with the one that absorbed them; their outlets and a few\n"
+        "headlines. Exit 0 with stories, 1 with none, 2 on a bad --since.",
+        "marsad stories --out ./data --since 1d --limit 5",
+    )
+    sto.add_argument(
+        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
+    )
+    sto.add_argument(
+        "--since",
+        metavar="SPAN",
+        help="articles published in the last 1d, 24h, 2w, or from YYYY-MM-DD on; default: all",
+    )
+    sto.add_argument(
+        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
+    )
+    sto.add_argument(
+        "--json", action="store_true", help="one JSON object per line (default: a table)"
+    )
+
     rep = _command(
         sub,
         "report",
@@ -274,6 +298,53 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
+def _add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ing = _command(
+        sub,
+        "ingest",
+        "store the articles of WARC files (CC-NEWS, any crawl)",
+        "Read WARC files (.warc, .warc.gz: paths, globs, file://, s3://, gs://, https://) a\n"
+        "record at a time; 200 HTML responses in --language go through the live run's stages\n"
+        "(fetched_at = WARC-Date). Resumable: a second ingest adds nothing, a killed one\n"
+        "resumes. Exit 0 done, 1 crashed, 2 bad options.",
+        "marsad ingest 'crawl/CC-NEWS-2024*.warc.gz' --out ./data --sources sources.yaml",
+    )
+    ing.add_argument("warcs", nargs="+", metavar="WARC", help="WARC file, glob or URI")
+    ing.add_argument(
+        "--out",
+        required=True,
+        type=writable_out,
+        metavar="DIR",
+        help="output directory or URI (required)",
+    )
+    ing.add_argument(
+        "--sources",
+        default=None,
+        metavar="FILE",
+        help="keep records on the hosts of these sources (feeds, sitemaps, homepage, urls, "
+        "domains); default: every record, its source its registered domain",
+    )
+    ing.add_argument(
+        "--language",
+        default="ar",
+        metavar="CODE",
+        help="keep pages detected in this language, ISO 639-1, or 'any' (default ar)",
+    )
+    ing.add_argument(
+        "--runner",
+        default=None,
+        help="threads, processes, dask or tcp://host:port; default: the settings' runner",
+    )
+    ing.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="pages per chunk (one task run); default: the settings' batch_size",
+    )
+    ing.add_argument("--settings", default=None, metavar="FILE", help=SETTINGS_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="marsad",
@@ -289,4 +360,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_and_serve(sub)
     _add_data_commands(sub)
     _add_tools(sub)
+    _add_ingest(sub)
     return p

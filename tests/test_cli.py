@@ -159,6 +159,7 @@ def test_run_uses_the_settings_file(tmp_path: Path, demo_site: str) -> None:
 # --- for people: --version, help and examples, the demo's next steps ---------------------------
 
 COMMANDS = {"run", "serve", "demo", "compact", "extract", "check-url", "search", "report", "ner"}
+COMMANDS |= {"stories", "ingest"}
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
