@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
+from itertools import islice
 
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
@@ -31,6 +33,8 @@ _STOP_WORDS = (
 STOP = frozenset(fold_token(w) for w in _STOP_WORDS.split())
 
 
+# News repeats its words: fold and split clitics once per distinct word, not per use.
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str | None:
     if word[0].isdigit():
         digits = "".join(c for c in word.translate(_DIGITS) if c.isdigit())
@@ -49,8 +53,9 @@ def stem(word: str) -> str | None:
 
 
 def words(text: str | None, limit: int | None = None) -> list[str]:
-    found = _WORD.findall(text or "")
-    return found[:limit] if limit is not None else found
+    """The first `limit` words, without splitting the rest of a long article."""
+    found = _WORD.finditer(text or "")
+    return [m.group() for m in (islice(found, limit) if limit is not None else found)]
 
 
 def terms(title: str | None, text_norm: str | None) -> Counter[str]:

@@ -15,6 +15,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import add
 
 from marsad.story_features import terms
 
@@ -175,19 +177,31 @@ class StoryIndex:
         share (common keys nominate nobody: their postings are long and say little)."""
         cap = max(MIN_RARE, RARE * self._n_docs)
         hits: dict[str, float] = {}
+        get = hits.get
         for key, df, index in [(w, self._word_df.get(w, 0), self._by_word) for w in d.words] + [
             (e, self._ent_df.get(e, 0), self._by_ent) for e in d.ents
         ]:
             if 0 < df <= cap:
+                # hits[sid] = hits.get(sid, 0.0) + weight for each sid, with the loop in C: the
+                # postings of a 10k-story window are long (bench/story_cost.py, docs/stories.md)
+                holders = index.get(key, ())
                 weight = self._idf(df)
-                for sid in index.get(key, ()):
-                    hits[sid] = hits.get(sid, 0.0) + weight
+                hits.update(
+                    zip(
+                        holders,
+                        map(add, map(get, holders, repeat(0.0)), repeat(weight)),
+                        strict=True,
+                    )
+                )
         return hits
 
     def _scores(self, d: _Doc) -> dict[str, float]:
         lo = d.doc.when - self.window
         hi = d.doc.when + self.window
         hits = self._candidates(d)
+        if len(hits) > CANDIDATES:  # sort only the stories that can make the cut, not all hits
+            floor = heapq.nlargest(CANDIDATES, hits.values())[-1]
+            hits = {s: v for s, v in hits.items() if v >= floor}
         chosen = sorted(hits, key=lambda s: (-hits[s], s))[:CANDIDATES]
         if d.doc.dup_group is not None:
             chosen.extend(self._by_dup.get(d.doc.dup_group, ()))
@@ -209,8 +223,8 @@ class StoryIndex:
             if d.doc.dup_group is not None and d.doc.dup_group in story.dups:
                 out[sid] = math.inf
                 continue
-            words = story.words
-            dot = sum(v * words.get(w, 0) for w, v in dwi.items())
+            words = story.words  # absent words add +0.0 in the same order: skipping them is exact
+            dot = sum(v * words[w] for w, v in dwi.items() if w in words)
             cos = dot / (dnorm * (self._norm(story) or 1.0))
             ent = sum(v for e, v in ew.items() if e in story.ents) / etotal
             gap = abs((d.doc.when - story.last).total_seconds()) / 86400.0

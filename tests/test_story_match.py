@@ -223,3 +223,20 @@ def test_backfill_batch_clusters_behind_the_newest_doc_until_trimmed() -> None:
     assert got.story_id == "a"
     index.trim()
     assert set(index.stories) == {"today"}
+
+
+def test_candidate_cut_is_the_best_by_shared_weight_then_id() -> None:
+    """The cut to CANDIDATES stories (taken from a short list since the window holds 10k
+    stories) must pick what a full sort of every hit picks, ties by story id included."""
+    index = StoryIndex()
+    for k in range(90):
+        keys = (f"PERS:p{k % 11}", f"PERS:p{(k * 7) % 13}", f"LOC:l{k % 5}")
+        index.assign(doc(f"s{k:02d}", "", "", k / 60, f"out{k}", keys))
+    probe = index._prepare(
+        doc("n", "", "", 2.0, entities=("PERS:p1", "PERS:p3", "PERS:p4", "LOC:l2", "LOC:l0"))
+    )
+    hits = index._candidates(probe)
+    assert len(hits) > story_match.CANDIDATES
+    assert len(set(hits.values())) < len(hits) // 2  # many ties at the cut
+    full = sorted(hits, key=lambda s: (-hits[s], s))[: story_match.CANDIDATES]
+    assert sorted(index._scores(probe)) == sorted(full)
