@@ -375,7 +375,7 @@ def test_settings_file_becomes_every_deployments_settings_parameter(tmp_path: Pa
     }
     assert {name: p["settings"] for name, p in deps.items() if "settings" in p} == {
         "monitor-wires": {**want, **budget},
-        **dict.fromkeys(["backfill", "reprocess", "retry-failures"], want),
+        **dict.fromkeys(["backfill", "reprocess", "retry-failures", "ingest"], want),
     }
     # the CLI flag stays the flows' own parameter, not folded into the settings
     assert deps["monitor-wires"]["allow_private_networks"] is False
