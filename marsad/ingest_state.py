@@ -9,11 +9,9 @@ and the articles of that chunk are then skipped as already stored.
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import UTC, datetime
-from types import TracebackType
 
-from marsad.state import state_path
+from marsad.state import StateStore, state_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingest_files (
@@ -26,29 +24,13 @@ CREATE TABLE IF NOT EXISTS ingest_files (
 """
 
 
-class IngestState:
-    """Where each WARC file's reading stands; every write commits at once."""
+class IngestState(StateStore):
+    """Where each WARC file's reading stands: the state store's connection (one SQLite file,
+    same pragmas, every write committing at once) with the ingest table beside its own."""
 
     def __init__(self, out: str | os.PathLike[str]) -> None:
-        path = state_path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(state_path(out))
         self.db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> IngestState:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def position(self, uri: str) -> tuple[int, bool]:
         """(offset to resume at, finished) of a file; (0, False) for one never read."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from marsad.dataset import workdir
 from marsad.record import FeedItem
@@ -128,7 +128,7 @@ class StateStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> StateStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
