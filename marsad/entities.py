@@ -4,20 +4,21 @@ The tagger works on tokens of the original text; spans come back as character
 offsets into `Article.text`, so `text[start:end] == entity.text` always holds.
 The taggers live in `marsad.ner` (`backends` chooses one); mentions are then linked to the
 watchlist (`marsad.linking`), which also adds the watchlist names the tagger missed, and each
-gets a display `name` (`name_entities`); LOC mentions get a country and coordinates
-(`marsad.places`).
+gets a display `name` (`name_entities`) and, for a person, the `title` said before the name
+(`add_titles`); LOC mentions get a country and coordinates (`marsad.places`).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from marsad.linking import Linker, load_linker
 from marsad.ner.backends import Tagger, tagger_for
 from marsad.ner.conll import spans
-from marsad.ner.spans import display_labels
+from marsad.ner.spans import display_labels, title_clitic_chars, title_start
 from marsad.places import resolve_places
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
@@ -64,6 +65,25 @@ def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple
     ]
 
 
+def add_titles(
+    text: str, sents: Sequence[Sequence[Token]], labels: Sequence[Sequence[str]], ents: list[Entity]
+) -> list[Entity]:
+    """Give each PERS mention its `title`, in place: the titles and offices just before it in
+    its sentence, as written. The shown spans leave them out; a reader still wants them."""
+    firsts = [s[0].start if s else -1 for s in sents]
+    for e in ents:
+        k = bisect_right(firsts, e.start) - 1
+        if e.label != "PERS" or k < 0:
+            continue
+        sent = sents[k]
+        i = bisect_right([t.start for t in sent], e.start) - 1  # the name's first token
+        first = title_start([t.text for t in sent], labels[k], i) if i > 0 else i
+        if first < i:
+            begin = sent[first].start + title_clitic_chars(sent[first].text)
+            e.title = text[begin : sent[i - 1].end]
+    return ents
+
+
 def find_entities(
     text: str, tagger: Tagger, level: str = "aggressive", linker: Linker | None = None
 ) -> list[Entity]:
@@ -82,7 +102,8 @@ def find_entities(
             start += proclitic_chars(firsts[start], rank)
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
-    ents = name_entities(linker.link(text, out, level) if linker is not None else out, linker)
+    linked = linker.link(text, out, level) if linker is not None else out
+    ents = name_entities(add_titles(text, sents, labels, linked), linker)
     return resolve_places(ents, linker.entries if linker is not None else None)
 
 

@@ -50,6 +50,9 @@ class Entity:
     country: str | None = None  # ISO 3166-1 alpha-2
     lat: float | None = None
     lon: float | None = None
+    # A PERS mention's honorifics and offices cut off before the name (ولي العهد الأمير before
+    # محمد بن نايف), as written in Article.text; None when there are none and for other labels.
+    title: str | None = None
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ _ARTICLE_COLUMNS = ["article_id", "source", "title", "published_at", "dup_group"
 _ARTICLE_COLUMNS += ["fetched_at", "story_id"]
 _STORY_COLUMNS = ["story_id", "title", "merged_into"]
 _MENTION_COLUMNS = ["article_id", "source", "text", "norm", "label", "entity_id", "name"]
-_MENTION_COLUMNS += ["name_en", "country"]
+_MENTION_COLUMNS += ["name_en", "country", "title"]
 _FAILURE_COLUMNS = ["source", "stage", "error", "kind"]
 
 
@@ -103,8 +103,19 @@ def _names(keyed: pl.DataFrame) -> pl.DataFrame:
     return ordered.group_by("key", maintain_order=True).first().select("key", name="shown")
 
 
+def _titles(keyed: pl.DataFrame) -> pl.DataFrame:
+    """Per key, the title its mentions most often carry (ties: the alphabetically first):
+    who a name is (وزير الخارجية) is what a reader of the table asks next."""
+    if "title" not in keyed.columns:  # rows from before schema version 6
+        return pl.DataFrame(schema={"key": pl.String, "title": pl.String})
+    counts = keyed.drop_nulls("title").group_by("key", "title").len()
+    ordered = counts.sort(["key", "len", "title"], descending=[False, True, False])
+    return ordered.group_by("key", maintain_order=True).first().select("key", "title")
+
+
 def top_entities(mentions: pl.DataFrame, per_label: int = TOP_PER_LABEL) -> pl.DataFrame:
-    """label, name, mentions, articles: the most mentioned entities of each label."""
+    """label, name, title, mentions, articles: the most mentioned entities of each label;
+    `title` is a person's most frequent title, else null."""
     keyed = _keyed(mentions)
     counts = keyed.group_by("key", "label").agg(
         mentions=pl.len(), articles=pl.col("article_id").n_unique()
@@ -113,7 +124,8 @@ def top_entities(mentions: pl.DataFrame, per_label: int = TOP_PER_LABEL) -> pl.D
         ["label", "mentions", "articles", "name"], descending=[False, True, True, False]
     )
     top = ranked.group_by("label", maintain_order=True).head(per_label)
-    return top.select("label", "name", "mentions", "articles")
+    top = top.join(_titles(keyed), on="key", how="left", maintain_order="left")
+    return top.select("label", "name", "title", "mentions", "articles")
 
 
 def mentions_over_time(mentions: pl.DataFrame, top: int = TOP_OVER_TIME) -> pl.DataFrame:

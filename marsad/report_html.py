@@ -173,7 +173,7 @@ def render(frames: report.Frames, first: date, last: date) -> Report:
         _section(
             "top-entities",
             "أبرز الكيانات حسب النوع",
-            table(top, {"label": "النوع", **counts}),
+            table(top, {"label": "النوع", "name": "الاسم", "title": "اللقب", **counts}),
             top.is_empty(),
         ),
         _section(

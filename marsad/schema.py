@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """1: the walking skeleton. 2: `dup_group` added to articles; the mentions dataset.
 3: `kind` added to failures. 4: `name` and `name_en`, then `country`, `lat` and `lon`, added to
-mentions and entities. 5: `story_id` added to articles; the stories dataset."""
+mentions and entities. 5: `story_id` added to articles; the stories dataset. 6: `title` added
+to mentions and entities."""
 
 NAME_DESC = (
     "Display name, nothing folded: the watchlist entity's Arabic name when linked, else the "
@@ -20,6 +21,10 @@ COUNTRY_DESC = (
 )
 LAT_DESC = "Latitude (WGS84) of a LOC mention resolved to a city; null for a country."
 LON_DESC = "Longitude (WGS84) of a LOC mention resolved to a city; null for a country."
+TITLE_DESC = (
+    "A PERS mention's titles and offices said just before the name, as written (ولي العهد "
+    "الأمير before محمد بن نايف); null when none, for other labels and in files before 6."
+)
 
 ENTITY_TYPE = pa.struct(
     [
@@ -34,6 +39,7 @@ ENTITY_TYPE = pa.struct(
         pa.field("country", pa.string(), metadata={"description": COUNTRY_DESC}),
         pa.field("lat", pa.float64(), metadata={"description": LAT_DESC}),
         pa.field("lon", pa.float64(), metadata={"description": LON_DESC}),
+        pa.field("title", pa.string(), metadata={"description": TITLE_DESC}),
     ]
 )
 
@@ -92,6 +98,7 @@ MENTIONS = pa.schema(
         _f("country", pa.string(), COUNTRY_DESC),
         _f("lat", pa.float64(), LAT_DESC),
         _f("lon", pa.float64(), LON_DESC),
+        _f("title", pa.string(), TITLE_DESC),
     ]
 )
 

@@ -88,6 +88,7 @@ def article_rows(
                     "country": e.country,
                     "lat": e.lat,
                     "lon": e.lon,
+                    "title": e.title,
                 }
                 for e in a.entities
             ],  # not asdict(): its deep copy cost ~1 ms an article
@@ -116,6 +117,7 @@ def mention_rows(articles: Iterable[Article]) -> list[dict[str, Any]]:
             "country": e.country,
             "lat": e.lat,
             "lon": e.lon,
+            "title": e.title,
         }
         for a in articles
         for e in a.entities

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -89,3 +90,15 @@ def write_old_version(
     table = pa.Table.from_pylist(kept, schema=old.with_metadata({"marsad.schema_version": version}))
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
+
+
+def polars_read(glob: str, schema: pa.Schema) -> pl.DataFrame:
+    """Read as the README tells consumers to, for files of several schema versions."""
+    return pl.scan_parquet(
+        glob,
+        hive_partitioning=True,
+        schema=pl.Schema(pl.from_arrow(schema.empty_table()).schema),
+        missing_columns="insert",
+        extra_columns="ignore",
+        cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
+    ).collect()

@@ -15,7 +15,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 from demorun import DemoRun, demo_run
-from storefactory import article, body, failure, write_old_version
+from storefactory import article, body, failure, polars_read, write_old_version
 
 from marsad.compact import compact
 from marsad.dataset import resolve
@@ -261,23 +261,13 @@ def test_files_without_names_read_beside_files_with_them(tmp_path: Path) -> None
     assert nested == [(12, 6)]
 
     # polars, with the options the README gives
-    def scan(glob: str, schema: pa.Schema) -> pl.DataFrame:
-        return pl.scan_parquet(
-            glob,
-            hive_partitioning=True,
-            schema=pl.Schema(pl.from_arrow(schema.empty_table()).schema),
-            missing_columns="insert",
-            extra_columns="ignore",
-            cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
-        ).collect()
-
-    entities = scan(aglob, ARTICLES).select(
+    entities = polars_read(aglob, ARTICLES).select(
         pl.col("entities").explode().struct.field("name", "country")
     )
     assert entities.height == 12 and entities["name"].null_count() == 6
     assert entities["country"].null_count() == 9
-    assert scan(mglob, MENTIONS)["name"].null_count() == 6
-    assert scan(mglob, MENTIONS)["lon"].null_count() == 9
+    assert polars_read(mglob, MENTIONS)["name"].null_count() == 6
+    assert polars_read(mglob, MENTIONS)["lon"].null_count() == 9
     # pyarrow.dataset with the schema
     dset = pads.dataset(tmp_path / "mentions", schema=MENTIONS, partitioning="hive")
     assert dset.to_table(columns=["name"]).column("name").null_count == 6

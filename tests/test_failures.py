@@ -125,7 +125,7 @@ def test_the_writer_stores_the_kind_as_the_last_column(tmp_path: Path) -> None:
     pf = pq.ParquetFile(path)
     assert pf.schema_arrow.names == [*FAILURES.names]
     assert FAILURES.names[-1] == "kind"
-    assert pf.schema_arrow.metadata[b"marsad.schema_version"] == SCHEMA_VERSION.encode() == b"5"
+    assert pf.schema_arrow.metadata[b"marsad.schema_version"] == SCHEMA_VERSION.encode() == b"6"
     assert pf.schema_arrow.field("kind").metadata[b"description"].decode() == description(
         FAILURES.field("kind")
     )

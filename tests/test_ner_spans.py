@@ -10,7 +10,14 @@ import pytest
 from marsad.entities import find_entities
 from marsad.ner import load_tagger
 from marsad.ner.context import add_context, quoted
-from marsad.ner.spans import anercorp_repair, display_labels, title_before, title_span
+from marsad.ner.spans import (
+    anercorp_repair,
+    display_labels,
+    title_before,
+    title_clitic_chars,
+    title_span,
+    title_start,
+)
 from marsad.record import Entity
 
 
@@ -101,6 +108,30 @@ def test_title_span_cuts_offices_and_titles() -> None:
     assert title_span(["الملك"], 0, 1) == 0  # a span keeps at least one word
     assert title_span(["وزير", "الخارجية", "عادل", "الجبير"], 0, 4) == 2
     assert title_before(["قال", "وزير", "الخارجية", "الدكتور", "عادل", "الجبير"], 4) == 1
+
+
+def test_title_before_takes_a_nationality_only_after_a_title() -> None:
+    words = ["أكد", "وزير", "الخارجية", "العراقي", "فؤاد", "حسين"]
+    assert title_before(words, 4) == 1
+    words = ["استقبل", "العاهل", "الأردني", "الملك", "عبد", "الله"]
+    assert title_before(words, 4) == 1
+    assert title_before(["قال", "الأمريكي", "جون", "سميث"], 2) == 2  # no title before it
+    assert title_before(["في", "الأسبوع", "الماضي", "محمد"], 3) == 3
+
+
+def test_title_start_stops_at_another_entity_and_clitics_are_left_out() -> None:
+    words = ["قالت", "جامعة", "الملك", "سعود"]
+    assert title_before(words, 3) == 2  # الملك is a title word...
+    assert title_start(words, ["O", "B-ORG", "I-ORG", "B-PERS"], 3) == 3  # ...of the ORG
+    assert title_start(["قال", "الملك", "سلمان"], ["O", "O", "B-PERS"], 2) == 1
+    words = ["قال", "الملك", "الأردني", "عبد", "الله"]  # the title word tagged: no nationality
+    assert title_start(words, ["O", "B-ORG", "O", "B-PERS", "I-PERS"], 3) == 3  # alone
+    words = ["زار", "جامعة", "الملك", "الرئيس", "أحمد"]
+    assert title_start(words, ["O", "B-ORG", "I-ORG", "O", "B-PERS"], 4) == 3
+    assert title_clitic_chars("والرئيس") == 1
+    assert title_clitic_chars("وَالرئيس") == 2  # the conjunction's vowel goes with it
+    assert title_clitic_chars("ولي") == 0  # the office, not و + لي
+    assert title_clitic_chars("الرئيس") == 0
 
 
 def test_anercorp_repair_relabels_only_what_the_conventions_say() -> None:

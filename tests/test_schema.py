@@ -99,4 +99,4 @@ def test_version_4_names_are_written_and_older_tables_conform() -> None:
         [{**dict.fromkeys(ENTITY_TYPE.names), "text": "زيد", "start": 0}]
     ]
     flat = conform(pa.table({"text": ["زيد"]}), MENTIONS)
-    assert flat.column("name").to_pylist() == [None] and SCHEMA_VERSION == "5"
+    assert flat.column("name").to_pylist() == [None] and SCHEMA_VERSION == "6"

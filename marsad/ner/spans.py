@@ -13,11 +13,14 @@ disagree on some boundaries (counts in docs/ner.md, "Span conventions"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 from marsad.ner.conll import spans
-from marsad.text.arabic import fold_token
+from marsad.text.arabic import WORD_MARKS, fold_token
+
+_MARKS = re.compile(f"[{WORD_MARKS}]*")
 
 
 def _folded(words: Sequence[str]) -> frozenset[str]:
@@ -124,6 +127,13 @@ def _definite(token: str) -> bool:
     return f.startswith(("ال", "وال", "لل", "بال")) and len(f) > 3 and f.isalpha()
 
 
+@lru_cache(maxsize=65536)
+def _nisba(token: str) -> bool:
+    """A definite relative adjective (العراقي، السعودية), as a nationality is written."""
+    f = fold_token(token)
+    return _definite(token) and len(f) > 4 and f.endswith(("ي", "يه"))
+
+
 def _relabel(labels: list[str], start: int, end: int, etype: str) -> None:
     labels[start:end] = ["B-" + etype] + ["I-" + etype] * (end - start - 1)
 
@@ -148,17 +158,44 @@ def title_span(tokens: Sequence[str], start: int, end: int) -> int:
 
 def title_before(tokens: Sequence[str], start: int) -> int:
     """Where the run of titles and offices just before a name starting at `start` begins
-    (`start` when there is none): what an Entity `title` field would show."""
-    i = start
-    while i > 0:
-        if _core(tokens[i - 1]) in TITLES:
-            i -= 1
-        elif i > 1 and _definite(tokens[i - 1]) and _core(tokens[i - 2]) in OFFICES:
-            i -= 2
-        elif _core(tokens[i - 1]) in OFFICES:
-            i -= 1
+    (`start` when there is none): what `Entity.title` shows (`title_start`).
+
+    A nationality after a title or office belongs to it (وزير الخارجية العراقي، العاهل
+    الأردني الملك), but only when a title comes before it: الأمريكي alone is no title."""
+    i = j = start  # i: the run's start so far; j: with the adjectives still pending
+    while j > 0:
+        if _core(tokens[j - 1]) in TITLES:
+            i = j = j - 1
+        elif j > 1 and _definite(tokens[j - 1]) and _core(tokens[j - 2]) in OFFICES:
+            i = j = j - 2
+        elif _core(tokens[j - 1]) in OFFICES:
+            i = j = j - 1
+        elif i - j < 2 and _nisba(tokens[j - 1]):
+            j -= 1
         else:
             break
+    return i
+
+
+def title_start(tokens: Sequence[str], labels: Sequence[str], start: int) -> int:
+    """`title_before`, kept to the untagged words: a title word inside another entity
+    (جامعة الملك ...) belongs to that entity, not to the name after it."""
+    first = title_before(tokens, start)
+    tagged = [k for k in range(first, start) if labels[k] != "O"]
+    if tagged:  # again after the last tagged word: the run must still begin with a title
+        cut = tagged[-1] + 1
+        first = cut + title_before(tokens[cut:start], start - cut)
+    return first
+
+
+def title_clitic_chars(token: str) -> int:
+    """Characters of a conjunction/preposition on a title's first word (والرئيس: و), so the
+    title starts at the title; only where `_core` recognised one (ولي stays whole)."""
+    letters = len(fold_token(token)) - len(_core(token))
+    i = 0
+    for _ in range(max(letters, 0)):  # raw letters, each with the marks riding on it
+        m = _MARKS.match(token, i + 1)
+        i = m.end() if m else i + 1
     return i
 
 
