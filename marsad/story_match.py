@@ -15,8 +15,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
-from operator import add
+from itertools import chain
+
+import numpy as np
 
 from marsad.story_features import terms
 
@@ -29,6 +30,8 @@ GRACE = 1.0  # days
 CANDIDATES = 24  # stories scored in full, chosen by shared rare keys
 RARE = 0.05  # a key in more than this share of live articles does not nominate candidates
 MIN_RARE = 20
+_NO_SLOTS = np.zeros(0, np.intp)
+_NO_SUMS = np.zeros(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,13 @@ class StoryIndex:
         self._word_df: Counter[str] = Counter()  # live articles holding each word
         self._ent_df: Counter[str] = Counter()
         self._n_docs = 0
-        self._by_word: dict[str, set[str]] = {}
-        self._by_ent: dict[str, set[str]] = {}
+        # postings hold a live story's slot (a small int, reused once the story is gone), so
+        # that a doc's candidates are summed by numpy over arrays of ints
+        self._by_word: dict[str, set[int]] = {}
+        self._by_ent: dict[str, set[int]] = {}
+        self._slot: dict[str, int] = {}
+        self._sids: list[str | None] = []  # slot -> story_id
+        self._free: list[int] = []
         self._by_dup: dict[str, set[str]] = {}
         self._expiry: list[tuple[datetime, str]] = []  # (last, story): lazy min-heap
 
@@ -165,51 +173,61 @@ class StoryIndex:
         return math.log((self._n_docs + 1) / (df + 1)) + 1.0
 
     def _norm(self, story: _Story) -> float:
-        if story.norm is None:
-            df, idf = self._word_df, self._idf
+        if story.norm is None:  # _idf written out: this sum runs over every word of a story
+            get, log, n1 = self._word_df.get, math.log, self._n_docs + 1
             story.norm = math.sqrt(
-                sum((c * idf(df.get(w, 0))) ** 2 for w, c in story.words.items())
+                sum([(c * (log(n1 / (get(w, 0) + 1)) + 1.0)) ** 2 for w, c in story.words.items()])
             )
         return story.norm
 
-    def _candidates(self, d: _Doc) -> dict[str, float]:
-        """Stories sharing a rare word or entity with the doc, by the summed IDF of what they
-        share (common keys nominate nobody: their postings are long and say little)."""
+    def _candidates(self, d: _Doc) -> tuple[np.ndarray, np.ndarray]:
+        """Slots of the stories sharing a rare word or entity with the doc, and the summed IDF
+        of what each shares (common keys nominate nobody: their postings are long and say
+        little). One `bincount` over the concatenated postings: per slot it adds the weights
+        in key order from 0.0, the same additions a dict walk makes, so the sums are equal."""
         cap = max(MIN_RARE, RARE * self._n_docs)
-        hits: dict[str, float] = {}
-        get = hits.get
+        postings: list[set[int]] = []
+        weights: list[float] = []
         for key, df, index in [(w, self._word_df.get(w, 0), self._by_word) for w in d.words] + [
             (e, self._ent_df.get(e, 0), self._by_ent) for e in d.ents
         ]:
-            if 0 < df <= cap:
-                # hits[sid] = hits.get(sid, 0.0) + weight for each sid, with the loop in C: the
-                # postings of a 10k-story window are long (bench/story_cost.py, docs/stories.md)
-                holders = index.get(key, ())
-                weight = self._idf(df)
-                hits.update(
-                    zip(
-                        holders,
-                        map(add, map(get, holders, repeat(0.0)), repeat(weight)),
-                        strict=True,
-                    )
-                )
-        return hits
+            holders = index.get(key)
+            if 0 < df <= cap and holders:
+                postings.append(holders)
+                weights.append(self._idf(df))
+        if not postings:
+            return _NO_SLOTS, _NO_SUMS
+        lengths = [len(h) for h in postings]
+        slots = np.fromiter(chain.from_iterable(postings), np.intp, sum(lengths))
+        sums = np.bincount(
+            slots, weights=np.repeat(np.array(weights), lengths), minlength=len(self._sids)
+        )
+        touched = np.flatnonzero(sums)  # every weight is >= 1: a touched slot is not 0
+        return touched, sums[touched]
+
+    def _chosen(self, d: _Doc) -> list[str]:
+        """The CANDIDATES stories with the most shared weight, ties by story id."""
+        slots, sums = self._candidates(d)
+        if len(slots) > CANDIDATES:  # sort only the stories that can make the cut
+            floor = np.partition(sums, len(sums) - CANDIDATES)[len(sums) - CANDIDATES]
+            keep = sums >= floor
+            slots, sums = slots[keep], sums[keep]
+        sids = self._sids
+        ranked = sorted(zip((-sums).tolist(), (sids[k] for k in slots.tolist()), strict=True))
+        return [sid for _, sid in ranked[:CANDIDATES] if sid is not None]
 
     def _scores(self, d: _Doc) -> dict[str, float]:
         lo = d.doc.when - self.window
         hi = d.doc.when + self.window
-        hits = self._candidates(d)
-        if len(hits) > CANDIDATES:  # sort only the stories that can make the cut, not all hits
-            floor = heapq.nlargest(CANDIDATES, hits.values())[-1]
-            hits = {s: v for s, v in hits.items() if v >= floor}
-        chosen = sorted(hits, key=lambda s: (-hits[s], s))[:CANDIDATES]
+        chosen = self._chosen(d)
         if d.doc.dup_group is not None:
             chosen.extend(self._by_dup.get(d.doc.dup_group, ()))
-        idf = self._idf
-        dw = {w: c * idf(self._word_df.get(w, 0)) for w, c in d.words.items()}
+        get, log, n1 = self._word_df.get, math.log, self._n_docs + 1
+        idf = {w: log(n1 / (get(w, 0) + 1)) + 1.0 for w in d.words}  # = self._idf(df)
+        dw = {w: c * idf[w] for w, c in d.words.items()}
         dnorm = math.sqrt(sum(v * v for v in dw.values())) or 1.0
         # doc weight times the word's IDF, once: the story side is a raw count
-        dwi = {w: v * idf(self._word_df.get(w, 0)) for w, v in dw.items()}
+        dwi = [(w, v * idf[w]) for w, v in dw.items()]
         # entity weights without IDF's +1: a key every live article has weighs nothing, and the
         # share is of at least ENTITY_FLOOR, so a doc naming only common places scores little
         n = self._n_docs + 1
@@ -224,7 +242,7 @@ class StoryIndex:
                 out[sid] = math.inf
                 continue
             words = story.words  # absent words add +0.0 in the same order: skipping them is exact
-            dot = sum(v * words[w] for w, v in dwi.items() if w in words)
+            dot = sum([v * words[w] for w, v in dwi if w in words])
             cos = dot / (dnorm * (self._norm(story) or 1.0))
             ent = sum(v for e, v in ew.items() if e in story.ents) / etotal
             gap = abs((d.doc.when - story.last).total_seconds()) / 86400.0
@@ -244,6 +262,8 @@ class StoryIndex:
         when = d.doc.when
         if story is None:
             story = self.stories[story_id] = _Story(story_id, when, when)
+            self._take_slot(story_id)
+        slot = self._slot[story_id]
         story.first = min(story.first, when)
         if when > story.last or story.n == 0:
             story.last = when
@@ -258,27 +278,41 @@ class StoryIndex:
         self._word_df.update(d.words.keys())
         self._ent_df.update(d.ents)
         for w in d.words:
-            self._by_word.setdefault(w, set()).add(story_id)
+            self._by_word.setdefault(w, set()).add(slot)
         for e in d.ents:
-            self._by_ent.setdefault(e, set()).add(story_id)
+            self._by_ent.setdefault(e, set()).add(slot)
         if d.doc.dup_group is not None:
             story.dups.add(d.doc.dup_group)
             self._by_dup.setdefault(d.doc.dup_group, set()).add(story_id)
         story.dups.add(d.doc.article_id)  # later copies name this article as their group
         self._by_dup.setdefault(d.doc.article_id, set()).add(story_id)
 
+    def _take_slot(self, story_id: str) -> None:
+        slot = self._free.pop() if self._free else len(self._sids)
+        if slot == len(self._sids):
+            self._sids.append(story_id)
+        else:
+            self._sids[slot] = story_id
+        self._slot[story_id] = slot
+
     def _unindex(self, story: _Story) -> None:
-        for index, keys in (
-            (self._by_word, story.words),
-            (self._by_ent, story.ents),
-            (self._by_dup, story.dups),
-        ):
+        """Take the story out of every posting and free its slot."""
+        slot = self._slot.pop(story.story_id)
+        for by_slot, keys in ((self._by_word, story.words), (self._by_ent, story.ents)):
             for key in keys:
-                holders = index.get(key)
+                holders = by_slot.get(key)
                 if holders is not None:
-                    holders.discard(story.story_id)
+                    holders.discard(slot)
                     if not holders:
-                        del index[key]
+                        del by_slot[key]
+        for key in story.dups:
+            named = self._by_dup.get(key)
+            if named is not None:
+                named.discard(story.story_id)
+                if not named:
+                    del self._by_dup[key]
+        self._sids[slot] = None
+        self._free.append(slot)
 
     def _drop(self, story: _Story) -> None:
         self._unindex(story)
@@ -298,6 +332,8 @@ class StoryIndex:
         story = self.stories.get(into)
         if story is None:
             story = self.stories[into] = _Story(into, gone.first, gone.last)
+            self._take_slot(into)
+        slot = self._slot[into]
         story.first = min(story.first, gone.first)
         story.last = max(story.last, gone.last) if story.n else gone.last
         story.n += gone.n
@@ -311,9 +347,9 @@ class StoryIndex:
             mine.update(theirs)
         story.dups |= gone.dups
         for key in gone.words:
-            self._by_word.setdefault(key, set()).add(into)
+            self._by_word.setdefault(key, set()).add(slot)
         for key in gone.ents:
-            self._by_ent.setdefault(key, set()).add(into)
+            self._by_ent.setdefault(key, set()).add(slot)
         for key in gone.dups:
             self._by_dup.setdefault(key, set()).add(into)
         heapq.heappush(self._expiry, (story.last, into))

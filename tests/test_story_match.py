@@ -201,7 +201,7 @@ def test_trim_forgets_stories_older_than_the_window() -> None:
     live_words = set(index._word_df)
     assert live_words <= {w for s in index.stories.values() for w in s.words}
     assert index._n_docs == sum(s.n for s in index.stories.values())
-    assert all(sid in index.stories for ids in index._by_word.values() for sid in ids)
+    assert all(index._sids[k] in index.stories for ids in index._by_word.values() for k in ids)
 
 
 @pytest.mark.parametrize("threshold", [story_match.JOIN])
@@ -235,7 +235,15 @@ def test_candidate_cut_is_the_best_by_shared_weight_then_id() -> None:
     probe = index._prepare(
         doc("n", "", "", 2.0, entities=("PERS:p1", "PERS:p3", "PERS:p4", "LOC:l2", "LOC:l0"))
     )
-    hits = index._candidates(probe)
+    # the summed weight of what each story shares, walked in Python as a dict
+    hits: dict[str, float] = {}
+    for key in probe.ents:
+        for k in index._by_ent.get(key, ()):
+            sid = index._sids[k]
+            assert sid is not None
+            hits[sid] = hits.get(sid, 0.0) + index._idf(index._ent_df[key])
+    slots, sums = index._candidates(probe)
+    assert {index._sids[k]: v for k, v in zip(slots.tolist(), sums.tolist(), strict=True)} == hits
     assert len(hits) > story_match.CANDIDATES
     assert len(set(hits.values())) < len(hits) // 2  # many ties at the cut
     full = sorted(hits, key=lambda s: (-hits[s], s))[: story_match.CANDIDATES]
