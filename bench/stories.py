@@ -1,7 +1,7 @@
 """Story matching on the labelled SaudiNewsNet set: B-cubed precision, recall and F1 of
 marsad.story_match against two baselines, and (--cost) its cost on a synthetic stream.
 
-    python bench/stories.py [--corpus DIR] [--cache FILE] [--errors]
+    python bench/stories.py [--corpus DIR] [--cache FILE] [--errors] [--first-pass]
     python bench/stories.py --cost [--articles 1000 100000]
 
 Labels: bench/story_labels.json (URLs and story labels only; method in docs/stories.md).
@@ -21,12 +21,12 @@ from story_data import DEFAULT_CORPUS, LABELS, Item, items
 from story_score import bcubed, best_title_threshold, dup_only, run_days
 
 
-def _load(corpus: Path, cache: Path | None) -> list[Item]:
+def _load(corpus: Path, cache: Path | None, first_pass: bool) -> list[Item]:
     """The pipeline stages (NER above all) take a minute; --cache keeps their output."""
     if cache is not None and cache.exists():
         got: list[Item] = pickle.loads(cache.read_bytes())
         return got
-    found = items(corpus, LABELS)
+    found = items(corpus, LABELS, first_pass)
     if cache is not None:
         cache.write_bytes(pickle.dumps(found))
     return found
@@ -52,8 +52,8 @@ def _errors(pred: dict[str, str], found: list[Item]) -> None:
             print(f"split {lab}: {len(sids)} stories")
 
 
-def quality(corpus: Path, cache: Path | None, errors: bool) -> None:
-    found = _load(corpus, cache)
+def quality(corpus: Path, cache: Path | None, errors: bool, first_pass: bool) -> None:
+    found = _load(corpus, cache, first_pass)
     truth = {it.doc.article_id: it.story for it in found}
     labelled = {s for s in truth.values() if not s.startswith("single:")}
     singles = sum(1 for s in truth.values() if s.startswith("single:"))
@@ -77,6 +77,11 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--cache", type=Path, help="pickle of the staged articles (outside the repo)")
     ap.add_argument("--errors", action="store_true", help="list mixed and split stories")
+    ap.add_argument(
+        "--first-pass",
+        action="store_true",
+        help="the set of the first, title-based proposals only (use another --cache)",
+    )
     ap.add_argument("--cost", action="store_true", help="ms/article on a synthetic stream")
     ap.add_argument("--articles", type=int, nargs="+", default=[1000, 100_000])
     args = ap.parse_args()
@@ -86,7 +91,7 @@ def main() -> None:
         for n in args.articles:
             cost(n)
     else:
-        quality(args.corpus, args.cache, args.errors)
+        quality(args.corpus, args.cache, args.errors, args.first_pass)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,19 @@ class Item:
     day: str  # the corpus file (crawl day): one pipeline run each
 
 
-def labels(path: Path = LABELS) -> dict[str, str]:
-    """URL -> story label for every labelled article, distractors included."""
+def labels(path: Path = LABELS, first_pass: bool = False) -> dict[str, str]:
+    """URL -> story label for every labelled article, distractors included.
+
+    `first_pass`: the set as the title-based proposals made it (docs/stories.md), without the
+    stories of the second, lead-based pass; a distractor moved into one of them is one again."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    out = {a["url"]: s["story"] for s in data["stories"] for a in s["articles"]}
+    out: dict[str, str] = {}
+    for story in data["stories"]:
+        for a in story["articles"]:
+            if not first_pass or story.get("pass", 1) == 1:
+                out[a["url"]] = story["story"]
+            elif a.get("first_pass") == "distractor":
+                out[a["url"]] = f"single:{a['url']}"
     for kind in ("hard_negatives", "distractors"):
         out.update({a["url"]: f"single:{a['url']}" for a in data[kind]})
     return out
@@ -77,9 +86,9 @@ def entity_keys(art: Article) -> tuple[str, ...]:
     return tuple(sorted({e.entity_id or f"{e.label}:{e.norm}" for e in art.entities}))
 
 
-def items(corpus: Path, label_path: Path = LABELS) -> list[Item]:
+def items(corpus: Path, label_path: Path = LABELS, first_pass: bool = False) -> list[Item]:
     """The labelled articles as StoryDocs, through marsad's normalise, tag and dedup stages."""
-    truth = labels(label_path)
+    truth = labels(label_path, first_pass)
     records = read_corpus(corpus, set(truth))
     arts = [_article(rec) for _, rec in records]
     normalised = normalise_articles(arts)
