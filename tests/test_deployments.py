@@ -45,6 +45,15 @@ def _env(api: str, **extra: str) -> dict[str, str]:
     }
 
 
+def check_ingest(dep: dict[str, Any]) -> None:
+    """On demand, one at a time, and the UI's form asks for the WARC files."""
+    assert dep["schedules"] == []
+    assert dep["global_concurrency_limit"]["limit"] == 1
+    schema = dep["parameter_openapi_schema"]
+    assert set(schema["required"]) == {"warcs", "out"}
+    assert set(schema["properties"]) == {"warcs", "out", "sources", "language", "settings"}
+
+
 def _post(api: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
     """POST, retrying 503 (SQLite busy on a loaded machine) as Prefect's own client does."""
     for attempt in range(6):
@@ -292,6 +301,11 @@ def test_prefect_deploy_registers_worker_deployments(prefect_server: str, tmp_pa
     assert deps["monitor-default"]["parameters"]["settings"] == {"max_run_seconds": 2880}
     assert {"backfill", "reprocess", "retry-failures"} <= set(deps)
     assert deps["reprocess"]["work_pool_name"] == "marsad"
+    ingest = deps["ingest"]  # WARC backfill: on demand, the files asked for in the UI's form
+    check_ingest(ingest)
+    assert ingest["parameters"] == {"out": env["MARSAD_OUT"]}
+    assert ingest["entrypoint"] == "flows/ingest.py:ingest"
+    assert ingest["work_pool_name"] == "marsad"
     # daily compaction and retention, as marsad serve schedules them
     for name, cron, params in (
         ("compact", "30 2 * * *", {"out": env["MARSAD_OUT"]}),

@@ -1,9 +1,9 @@
-"""The `ingest` deployment registers on a real Prefect server: from marsad's builder (what
-`marsad serve` registers) and from deployments/prefect.yaml (`prefect deploy`)."""
+"""The `ingest` deployment registers on a real Prefect server from marsad's builder (what
+`marsad serve` registers); the one deployments/prefect.yaml declares is registered and checked
+with the others by `prefect deploy --all` in test_deployments.py."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_deployments import _env, check_ingest
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -30,17 +31,6 @@ print(dep.apply())
 """
 
 
-def _env(api: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        **extra,
-    }
-
-
 def _deployment(api: str, name: str) -> dict[str, Any]:
     resp = httpx.get(f"{api}/deployments/name/ingest/{name}", timeout=60)
     resp.raise_for_status()
@@ -48,16 +38,7 @@ def _deployment(api: str, name: str) -> dict[str, Any]:
     return dep
 
 
-def _check(dep: dict[str, Any]) -> None:
-    """On demand, one at a time, and the UI's form asks for the WARC files."""
-    assert dep["schedules"] == []
-    assert dep["global_concurrency_limit"]["limit"] == 1
-    schema = dep["parameter_openapi_schema"]
-    assert set(schema["required"]) == {"warcs", "out"}
-    assert set(schema["properties"]) == {"warcs", "out", "sources", "language", "settings"}
-
-
-def test_ingest_deployments_register(prefect_server: str, tmp_path: Path) -> None:
+def test_served_ingest_deployment_registers(prefect_server: str, tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     env = _env(prefect_server, MARSAD_CHECKOUT=str(REPO), MARSAD_OUT=out)
     done = subprocess.run(
@@ -70,29 +51,6 @@ def test_ingest_deployments_register(prefect_server: str, tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     served = _deployment(prefect_server, "ingest-served")
-    _check(served)
+    check_ingest(served)
     assert served["parameters"] == {"out": out, "settings": {"batch_size": 7}}
     assert served["entrypoint"] == "marsad.flows.ingest.ingest"
-
-    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
-    subprocess.run(
-        [*prefect, "work-pool", "create", "marsad", "--type", "process", "--overwrite"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    done = subprocess.run(
-        [*prefect, "deploy", "--name", "ingest", "--prefect-file", "deployments/prefect.yaml"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    worker = _deployment(prefect_server, "ingest")
-    _check(worker)
-    assert worker["parameters"] == {"out": out}
-    assert worker["entrypoint"] == "flows/ingest.py:ingest"
-    assert worker["work_pool_name"] == "marsad"
