@@ -4,16 +4,20 @@ The matcher (marsad.story_match) decides which story an article joins; this modu
 the stored articles of the days around a batch (only the columns it needs, only files it has
 not read yet, so a long-lived writer reads each file once and a restarted one reads the window,
 not the dataset's history) and keeps each story's row: counts, sources and top entities
-updated incrementally, so a batch rewrites only the rows it touches.
+updated incrementally, so a batch rewrites only the rows it touches. Of the stories files it
+holds a small entry per file and the rows only of stories that can meet the window of the days
+being written (footer statistics skip the rest), so its memory too follows the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from marsad.dataset import Location, list_partitions, read_file
@@ -158,41 +162,118 @@ def _day_of(key: str) -> date:
     return date.fromisoformat(key[5:15])
 
 
+Span = tuple[datetime, datetime]  # [start, end), UTC
+Stats = tuple[datetime | None, datetime | None]  # a row group's least first_seen, last last_seen
+
+
+def spans_of(days: Iterable[date], reach: int) -> tuple[Span, ...]:
+    """Each day widened by `reach` days either side, as merged intervals."""
+    out: list[Span] = []
+    for d in sorted(days):
+        lo = datetime.combine(d - timedelta(days=reach), time.min, UTC)
+        hi = datetime.combine(d + timedelta(days=reach + 1), time.min, UTC)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def _meets(stats: Stats, spans: Sequence[Span]) -> bool:
+    """Whether stories seen within `stats` can meet a span (no statistics: they can)."""
+    first, last = stats
+    return any((last is None or last >= lo) and (first is None or first < hi) for lo, hi in spans)
+
+
+def _covers(held: Sequence[Span], wanted: Sequence[Span]) -> bool:
+    return all(any(lo <= a and b <= hi for lo, hi in held) for a, b in wanted)
+
+
+@dataclass(slots=True)
+class StoryFile:
+    """A book's entry for one stories file: small whatever the file's age; rows are kept only
+    for the stories a batch can still meet, so memory follows the window, not the dataset."""
+
+    stamp: object
+    groups: list[Stats]  # per row group, from the footer
+    spans: tuple[Span, ...] = ()  # what `rows` were chosen for
+    rows: dict[str, str | None] = field(default_factory=dict)  # story_id -> merged_into
+
+    @classmethod
+    def open(cls, loc: Location, path: str, stamp: object) -> StoryFile:
+        with loc.fs.open_input_file(path) as f:
+            meta = pq.ParquetFile(f).metadata
+        groups: list[Stats] = []
+        for g in range(meta.num_row_groups):
+            got: dict[str, datetime | None] = {"first_seen": None, "last_seen": None}
+            for c in range(meta.num_columns):
+                col = meta.row_group(g).column(c)
+                name, stats = col.path_in_schema, col.statistics
+                if name in got and stats is not None and stats.has_min_max:
+                    got[name] = stats.min if name == "first_seen" else stats.max
+            groups.append((got["first_seen"], got["last_seen"]))
+        return cls(stamp, groups)
+
+    def choose(self, loc: Location, path: str, spans: tuple[Span, ...]) -> None:
+        """Keep the rows of the stories that meet `spans`: a row group none of whose
+        stories can is not read, a file with no such group costs its footer only."""
+        self.spans, self.rows = spans, {}
+        wanted = [g for g, stats in enumerate(self.groups) if _meets(stats, spans)]
+        if not wanted:
+            return
+        cols = ["story_id", "merged_into", "first_seen", "last_seen"]
+        with loc.fs.open_input_file(path) as f:
+            table = pq.ParquetFile(f).read_row_groups(wanted, cols)
+        first, last = table.column("first_seen"), table.column("last_seen")
+        mask = pa.repeat(pa.scalar(False), table.num_rows)
+        for lo, hi in spans:
+            mask = pc.or_(mask, pc.and_(pc.greater_equal(last, lo), pc.less(first, hi)))
+        kept = table.filter(mask)
+        self.rows = dict(
+            zip(
+                kept.column("story_id").to_pylist(),
+                kept.column("merged_into").to_pylist(),
+                strict=True,
+            )
+        )
+
+
 @dataclass
 class StoryBook:
-    """A writer's story state: the matcher's index and where each stored story's row lives."""
+    """A writer's story state: the matcher's index and where the rows of the stories it can
+    still meet live (stories within the window of the days being written)."""
 
     window: timedelta = WINDOW
     index: StoryIndex = field(init=False)
     _indexed: set[tuple[str, object]] = field(default_factory=set)  # article files read
     _known: dict[str, tuple[date, str]] = field(default_factory=dict)  # loaded: day, story
-    # stories file "part/name" -> (stamp, [(story_id, merged_into)])
-    _story_files: dict[str, tuple[object, list[tuple[str, str | None]]]] = field(
-        default_factory=dict
-    )
-    _merges: set[tuple[str, str]] = field(default_factory=set)
+    _story_files: dict[str, StoryFile] = field(default_factory=dict)  # "part/name" -> entry
+    _merges: set[tuple[str, str]] = field(default_factory=set)  # fed to the index, held rows
+    lookups: int = 0  # stories looked for on disk beyond the held rows (see `locate`)
 
     def __post_init__(self) -> None:
         self.index = StoryIndex(self.window)
 
     def rows_where(self) -> dict[str, str]:
-        """story_id -> "part/name" of the stories file holding its row."""
-        return {sid: key for key, (_, rows) in self._story_files.items() for sid, _ in rows}
+        """story_id -> "part/name" of the stories file holding its row, for held rows."""
+        return {sid: key for key, f in self._story_files.items() for sid in f.rows}
 
     def stored_merges(self) -> dict[str, str]:
-        return {sid: into for _, rows in self._story_files.values() for sid, into in rows if into}
+        return {
+            sid: into for f in self._story_files.values() for sid, into in f.rows.items() if into
+        }
 
     def refresh(
         self, loc: Location, files: Mapping[str, tuple[object, list[str]]], days: set[date]
     ) -> None:
-        """Read what changed on disk since the last batch: stories rows (merges) and the
-        stored articles of the days within the window of `days`."""
-        self._read_story_files(loc)
-        for absorbed, into in sorted(self.stored_merges().items()):
-            if (absorbed, into) not in self._merges:
-                self._merges.add((absorbed, into))
-                self.index.merged(absorbed, into)
+        """Read what changed on disk since the last batch: the rows (merges) of the stories
+        that can meet the window of `days`, and the stored articles of the days within it."""
         span = self.window.days + 1
+        self._read_story_files(loc, spans_of(days, span))
+        merges = set(self.stored_merges().items())
+        for absorbed, into in sorted(merges - self._merges):
+            self.index.merged(absorbed, into)
+        self._merges = merges
         wanted = {d + timedelta(days=k) for d in days for k in range(-span, span + 1)}
         for key, (stamp, ids) in sorted(files.items()):
             if _day_of(key) not in wanted or (key, stamp) in self._indexed:
@@ -210,22 +291,30 @@ class StoryBook:
                     self.index.load(row_doc(row), row["story_id"])
                     self._known[row["article_id"]] = (_day_of(key), row["story_id"])
 
-    def _read_story_files(self, loc: Location) -> None:
-        found: dict[str, tuple[object, list[tuple[str, str | None]]]] = {}
+    def _read_story_files(self, loc: Location, spans: tuple[Span, ...]) -> None:
+        found: dict[str, StoryFile] = {}
         for part, infos in list_partitions(loc, "stories").items():
             for info in infos:
                 key, stamp = f"{part}/{info.base_name}", (info.mtime_ns, info.size)
                 hit = self._story_files.get(key)
-                if hit is None or hit[0] != stamp:
-                    table = read_file(loc, info.path, ["story_id", "merged_into"])
-                    pairs = zip(
-                        table.column("story_id").to_pylist(),
-                        table.column("merged_into").to_pylist(),
-                        strict=True,
-                    )
-                    hit = (stamp, list(pairs))
+                if hit is None or hit.stamp != stamp:
+                    hit = StoryFile.open(loc, info.path, stamp)
+                if not _covers(hit.spans, spans):  # held rows of wider spans serve as well
+                    hit.choose(loc, info.path, spans)
                 found[key] = hit
         self._story_files = found
+
+    def locate(self, loc: Location, story_id: str) -> str | None:
+        """The file holding a story's row when it is not among the held rows: e.g. an article
+        re-processed with a later date keeps a story whose row no longer spans it. Reads the
+        story_id column of every stories file: rare, so it is not cached."""
+        self.lookups += 1
+        for part, infos in list_partitions(loc, "stories").items():
+            for info in infos:
+                ids = read_file(loc, info.path, ["story_id"]).column("story_id")
+                if pc.any(pc.equal(ids, story_id)).as_py():
+                    return f"{part}/{info.base_name}"
+        return None
 
     def assign(
         self, fresh: Sequence[Article], stored: Mapping[str, str]

@@ -32,11 +32,24 @@ def _stories_table(rows: list[dict[str, object]]) -> pa.Table:
 class _Rows:
     """The touched rows, read from disk once, plus new stories; merges followed on disk."""
 
-    def __init__(self, loc: Location, book: StoryBook) -> None:
+    def __init__(self, loc: Location, book: StoryBook, new: set[str]) -> None:
         self.loc = loc
+        self.book = book
         self.where = book.rows_where()
+        self.new = new  # stories this batch opened: no row on disk (transactions are atomic)
         self.rows: dict[str, StoryRow] = {}
         self._tables: dict[str, dict[str, dict[str, object]]] = {}
+        self._looked: set[str] = set()
+
+    def key_of(self, sid: str) -> str | None:
+        """The file holding `sid`'s row: among the book's held rows, else looked for on disk
+        (the book holds only the stories that can meet the batch's window)."""
+        if sid not in self.where and sid not in self.new and sid not in self._looked:
+            self._looked.add(sid)
+            key = self.book.locate(self.loc, sid)
+            if key is not None:
+                self.where[sid] = key
+        return self.where.get(sid)
 
     def file_rows(self, key: str) -> dict[str, dict[str, object]]:
         """The rows of one stories file ("part/name"), by story_id."""
@@ -49,7 +62,7 @@ class _Rows:
     def get(self, sid: str, part: str) -> StoryRow:
         """The row of `sid`: stored, or new in partition `part`."""
         if sid not in self.rows:
-            key = self.where.get(sid)
+            key = self.key_of(sid)
             if key is None:
                 self.rows[sid] = StoryRow(sid, part)
             else:
@@ -78,14 +91,14 @@ def stage_stories(
 ) -> None:
     """Stage the new content of every stories partition the batch touches."""
     loc = txn.loc
-    rows = _Rows(loc, book)
+    rows = _Rows(loc, book, {aid for aid in counted if story_of[aid] == aid})
     by_id = {a.article_id: a for a in fresh}
     for aid in counted:  # in time order: a story's first article founds its row
         art = by_id[aid]
         part = day_part(when_of(art.published_at, art.fetched_at).date())
         rows.live(story_of[aid], part).add(art)
     for absorbed, into in merges:
-        if absorbed not in rows.rows and absorbed not in rows.where:
+        if absorbed not in rows.rows and rows.key_of(absorbed) is None:
             continue  # no article names it: nothing to point anywhere
         gone = rows.live(absorbed, "")
         keep = rows.live(into, gone.part)
