@@ -3,7 +3,8 @@
 One process, one machine, one run, so before (`Tagger(fast=False)`: pycrfsuite marginals
 read token by token, the network on every sentence) and after (`Tagger()`: numpy marginals
 from cached per-type scores, the network only where the CRF leaves labels open) compare
-fairly. Two workloads:
+fairly (the fast path also runs the network's recurrence on input projections cached per
+word type, `marsad/ner/recurrence.py`). Two workloads:
 
 - the test file (default: ANERcorp's CAMeL test split under ../shared) in one `tag()` call,
   as `marsad ner evaluate` does: tokens per CPU second, cold (first call after loading, empty
@@ -20,6 +21,7 @@ torch runs on one thread.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -79,6 +81,7 @@ def main() -> None:
     docs = article_docs(args.articles) if args.articles else []
     ntok = sum(len(s) for d in docs for s in d)
     print(f"test file: {n} tokens; articles: {len(docs)} ({ntok} tokens)")
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     ref_labels: list[list[list[str]]] | None = None
     for name, neural, fast in (
         ("CRF only", False, True),
@@ -107,6 +110,7 @@ def main() -> None:
             f"warm {1000 * a_warm / len(docs):6.1f} ms per article  "
             f"({ntok / a_warm:,.0f} tokens/s warm){same}"
         )
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The fast tagging path gives the reference path's labels (issue 17, speed).
 
 Reference: pycrfsuite's marginals read token by token and the network on every sentence.
-Fast: numpy marginals from cached per-type scores (`fastcrf.py`) and the network only on the
-sentences whose labels the CRF's share of the mixture leaves open (`decode.settled`).
+Fast: numpy marginals from cached per-type scores (`fastcrf.py`), the network only on the
+sentences whose labels the CRF's share of the mixture leaves open (`decode.settled`), and
+there with its input projection cached per word type (`recurrence.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from marsad.ner.conll import read_conll
-from marsad.ner.decode import LABELS, settled, viterbi_batch
-from marsad.ner.model import Tagger
+from marsad.ner.decode import LABELS, settled, settled_batch, viterbi_batch
+from marsad.ner.fastcrf import CrfScorer
+from marsad.ner.model import NEURAL_FILE, Tagger
+from marsad.ner.neural import NeuralRunner
+from marsad.ner.resources import DATA_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ner"
 
@@ -72,6 +76,51 @@ def test_fast_labels_equal_reference_labels(taggers: tuple[Tagger, Tagger]) -> N
     assert {"B-LOC", "B-PERS", "B-ORG"} <= names  # the sample exercises real entities
 
 
+def _long_article() -> list[list[str]]:
+    """60 sentences (the sample three times, shifted so the batch is not sorted) and one
+    sentence of every sample token three times (~340 tokens): longer than any above."""
+    sents = _sample()
+    one = [tok for s in sents for tok in s] * 3
+    return [*sents[3:], *sents, one, *sents[:3], [], *sents]
+
+
+def test_fast_labels_equal_reference_on_a_long_article(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, ref = taggers
+    doc = _long_article()
+    assert max(map(len, doc)) > 300
+    got = fast.tag(doc)
+    assert got == ref.tag(doc)
+    assert [len(labs) for labs in got] == [len(s) for s in doc]
+    n = len(_sample())
+    assert got[-n:] == got[n - 3 : 2 * n - 3]  # the same sentences, the same labels
+
+
+def test_cached_gates_give_torchs_probabilities(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, ref = taggers
+    assert fast.neural is not None and ref.neural is not None
+    assert fast.neural.gate is not None and ref.neural.gate is None
+    doc = _long_article()
+    mine, want = fast.neural.probs(doc), ref.neural.probs(doc)
+    for sent, p, q in zip(doc, mine, want, strict=True):
+        assert p.shape == q.shape == (len(sent), len(LABELS))
+        np.testing.assert_allclose(p, q, atol=1e-5)  # float32 sums in another order: ~1e-6
+    assert mine[len(_sample()) - 3][0].sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_small_caches_reset_without_changing_results(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, _ = taggers
+    assert fast.neural is not None and fast._scorer is not None
+    doc = _long_article()
+    tiny = CrfScorer(fast._crf, fast.featurizer, cache_size=7)
+    small = NeuralRunner(DATA_DIR / NEURAL_FILE, fast.featurizer, cache_size=7, fast=True)
+    for sents in (doc[:5], doc[5:9], doc[:5]):  # each call overflows the caches
+        for p, q in zip(tiny.marginals(sents), fast._scorer.marginals(sents), strict=True):
+            np.testing.assert_allclose(p, q, atol=1e-12)
+        for p, q in zip(small.probs(sents), fast.neural.probs(sents), strict=True):
+            np.testing.assert_allclose(p, q, atol=1e-6)
+        assert len(tiny._rows) <= max(7, sum(map(len, sents)))
+
+
 def test_settled_sentences_never_reach_the_network() -> None:
     tagger = Tagger()
     assert tagger.neural is not None and tagger._scorer is not None
@@ -111,6 +160,18 @@ def test_settled_labels_are_what_the_mixture_decodes_to(
             continue
         for q in (_normed(other[:1].repeat(len(c), 0)), rng.dirichlet(np.ones(9), len(c))):
             assert viterbi_batch([a * c + (1 - a) * q])[0] == labels
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.just(0), st.integers(1, 6)), max_size=6), st.integers(0, 2**32 - 1))
+def test_settled_batch_is_settled_per_sentence(lengths: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    batch = []
+    for n in lengths:
+        p = rng.dirichlet(np.full(len(LABELS), 0.05), n)  # peaked: many settle
+        p[rng.random(n) < 0.5] = np.eye(len(LABELS))[rng.integers(0, len(LABELS), 1)] * 0.9 + 0.01
+        batch.append(_normed(p) if n else p)
+    assert settled_batch(batch, 0.7) == [settled(p, 0.7) for p in batch]
 
 
 def test_settled_leaves_close_calls_open() -> None:

@@ -58,7 +58,7 @@ def viterbi_batch(probs: Sequence[np.ndarray]) -> list[list[str]]:
     for t in range(1, width):
         cand = score[:, :, None] + _TRANS  # batch x prev x cur
         back[:, t] = cand.argmax(axis=1)
-        step = np.take_along_axis(cand, back[:, t][:, None, :], axis=1)[:, 0] + logp[:, t]
+        step = cand.max(axis=1) + logp[:, t]  # the value at the argmax
         done = length == t
         ended[done] = score[done]
         score = np.where((length > t)[:, None], step, score)
@@ -93,3 +93,29 @@ def settled(probs: np.ndarray, weight: float) -> list[str] | None:
             return None
         prev = lab
     return labels
+
+
+_I_COLS = np.array([lab.startswith("I-") for lab in LABELS])
+_PREV_OK = np.array([[allowed(p, c) for c in LABELS] for p in LABELS])
+
+
+def settled_batch(probs: Sequence[np.ndarray], weight: float) -> list[list[str] | None]:
+    """`settled` for each sentence, the margin and BIO checks done on all tokens at once."""
+    lens = np.array([len(p) for p in probs])
+    out: list[list[str] | None] = [[] for _ in probs]
+    if not lens.sum():
+        return out
+    flat = np.concatenate([p for p in probs if len(p)])
+    top2 = np.partition(flat, -2, axis=1)[:, -2:]
+    best = flat.argmax(axis=1)
+    ok = weight * (top2[:, 1] - top2[:, 0]) > (1.0 - weight) + 1e-9
+    live = lens > 0
+    starts = (np.cumsum(lens) - lens)[live]
+    prev = np.roll(best, 1)
+    first = np.zeros(len(best), dtype=bool)
+    first[starts] = True
+    ok &= np.where(first, ~_I_COLS[best], _PREV_OK[prev, best])
+    whole = np.logical_and.reduceat(ok, starts)
+    for i, good, s in zip(np.flatnonzero(live), whole, starts, strict=True):
+        out[i] = [LABELS[k] for k in best[s : s + lens[i]]] if good else None
+    return out

@@ -3,8 +3,10 @@
 A token's CRF state score is the sum of the weights of its attributes, and most of the
 attribute list the featurizer builds is made of per-type parts (own features and the views a
 word gives its neighbours at -2, -1, +1, +2). So the 5 x 9 score block of a word type is
-computed once and cached; a sentence's scores are then 5 array additions plus a look-up of the
-few sentence-level attributes (BOS/EOS, phrases, context), and forward-backward runs for all
+computed once and cached in one array. A call's scores are then one gather of those blocks for
+all its tokens, 4 shifted additions masked at sentence edges, BOS/EOS, and a look-up of the
+few sentence-level attributes (phrases, context) in the sentences whose words can bring any
+(per-type flags say which: most sentences have none); forward-backward runs for all
 sentences of a call at once (one numpy step per position of the longest). Same quantities as
 `pycrfsuite.Tagger.marginal`, to within the 6 decimals `info()` gives the weights in (marginals
 differ by < 1e-5).
@@ -17,8 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import pycrfsuite
 
+from marsad.ner.context import _OPEN, SPORT_WORDS, _core, add_context
 from marsad.ner.decode import LABEL_INDEX, LABELS
-from marsad.ner.features import Featurizer
+from marsad.ner.features import Featurizer, Resources
+from marsad.ner.spans import PLACE_TRIGGERS
 
 _K = len(LABELS)
 _OFFSETS = (-2, -1, 1, 2)  # views 1..4 of `Featurizer.type_feats`, as `Featurizer.sentence`
@@ -37,6 +41,8 @@ class CrfScorer:
         for (attr, label), w in info.state_features.items():
             if w:
                 self.weights.setdefault(attr, np.zeros(_K))[LABEL_INDEX[label]] = w
+        self._attr_ids = {a: i for i, a in enumerate(self.weights)}
+        self._wmat = np.stack([*self.weights.values(), np.zeros(_K)])
         trans = np.zeros((_K, _K))
         for (prev, cur), w in info.transitions.items():
             trans[LABEL_INDEX[prev], LABEL_INDEX[cur]] = w
@@ -44,64 +50,135 @@ class CrfScorer:
         self._exp_trans = np.exp(trans - trans.max())  # a constant shift cancels out
         self.featurizer = featurizer
         self._zero = np.zeros(_K)
-        self._cache: dict[str, np.ndarray] = {}
+        self._bos = self.weights.get("BOS", self._zero)
+        self._eos = self.weights.get("EOS", self._zero)
+        self._rows: dict[str, int] = {}
+        self._forms: list[list[str]] = []  # per row: [normalised word, stem]
+        self._blocks = np.zeros((1024, 5, _K))
+        self._flags = np.zeros(1024, dtype=np.int8)  # per row: what may add sentence-level attrs
         self._cache_size = cache_size
 
     def _score(self, attrs: Sequence[str]) -> np.ndarray:
-        w = self.weights
-        found = [w[a] for a in attrs if a in w]
-        return np.sum(found, axis=0) if found else self._zero
+        ids = self._attr_ids
+        found = [ids[a] for a in attrs if a in ids]
+        if not found:
+            return self._zero
+        score: np.ndarray = self._wmat[found].sum(axis=0)
+        return score
+
+    def _row(self, token: str) -> int:
+        """The row of `token`'s 5 x 9 block (own score, then what this word adds to its
+        neighbours at -2, -1, +1, +2: row k+1 is view k of `Featurizer.type_feats`), computed
+        on first sight."""
+        row = len(self._rows)
+        if row == len(self._blocks):
+            self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)])
+            self._flags = np.concatenate([self._flags, np.zeros_like(self._flags)])
+        feats = self.featurizer.type_feats(token)
+        self._blocks[row] = [self._score(feats[k]) for k in range(5)]
+        self._forms.append(feats[5])
+        self._flags[row] = sentence_level_flags(token, feats[5], self.featurizer.res)
+        self._rows[token] = row
+        return row
 
     def type_scores(self, token: str) -> np.ndarray:
-        """5 x 9: own score, then what this word adds to its neighbours at -2, -1, +1, +2
-        (row k+1 is view k of `Featurizer.type_feats`, read by the token at -offset)."""
-        hit = self._cache.get(token)
-        if hit is None:
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            feats = self.featurizer.type_feats(token)
-            hit = self._cache[token] = np.stack([self._score(feats[k]) for k in range(5)])
-        return hit
+        """5 x 9: own score, then what this word adds to its neighbours at -2, -1, +1, +2."""
+        row = self._rows.get(token)
+        if row is None and len(self._rows) >= self._cache_size:
+            self._rows.clear()
+            self._forms.clear()
+        block: np.ndarray = self._blocks[self._row(token) if row is None else row]
+        return block
 
     def state_scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """n x 9 state scores of one sentence: what crfsuite sums from `Featurizer.sentence`.
+        """n x 9 state scores of one sentence: what crfsuite sums from `Featurizer.sentence`."""
+        return self.state_scores_batch([tokens])[0]
 
-        The per-type part comes from the cache; whatever `sentence` appends after it
-        (gazetteer phrases, sentence-level context) is looked up attribute by attribute.
+    def state_scores_batch(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """`state_scores` of non-empty sentences, all tokens in one numpy gather.
+
+        Token i reads view 1 of i-2, view 2 of i-1, view 3 of i+1, view 4 of i+2 (a neighbour
+        outside the sentence adds zero); then BOS/EOS, and what `Featurizer.sentence` appends
+        after the per-type part (context, gazetteer phrases) is looked up attribute by attribute.
         """
-        n = len(tokens)
-        feats = self.featurizer.sentence(tokens)
-        kinds = [self.featurizer.type_feats(t) for t in tokens]
-        per = np.stack([self.type_scores(t) for t in tokens])  # n x 5 x 9
+        if len(self._rows) + sum(map(len, sentences)) > self._cache_size:
+            self._rows.clear()  # reset when it could fill, rather than tracked LRU
+            self._forms.clear()
+        get = self._rows.get
+        rows: list[int] = []
+        for sent in sentences:
+            for t in sent:
+                r = get(t)
+                rows.append(self._row(t) if r is None else r)
+        lens = np.array([len(s) for s in sentences])
+        pos = np.arange(len(rows)) - np.repeat(np.cumsum(lens) - lens, lens)
+        rem = np.repeat(lens, lens) - 1 - pos
+        per = self._blocks[np.array(rows)]  # N x 5 x 9
         s = per[:, 0].copy()
-        # Token i reads view 1 of i-2, view 2 of i-1, view 3 of i+1, view 4 of i+2.
-        s[2:] += per[:-2, 1]
-        s[1:] += per[:-1, 2]
-        s[:-1] += per[1:, 3]
-        s[:-2] += per[2:, 4]
-        w = self.weights
-        s[0] += w.get("BOS", self._zero)
-        s[n - 1] += w.get("EOS", self._zero)
-        for i, attrs in enumerate(feats):
-            base = (
-                len(kinds[i][0])
-                + (len(kinds[i - 2][1]) if i >= 2 else 0)
-                + (len(kinds[i - 1][2]) if i >= 1 else 1)
-                + (len(kinds[i + 1][3]) if i + 1 < n else 1)
-                + (len(kinds[i + 2][4]) if i + 2 < n else 0)
-            )
-            for a in attrs[base:]:
+        s[2:] += per[:-2, 1] * (pos[2:] >= 2)[:, None]
+        s[1:] += per[:-1, 2] * (pos[1:] >= 1)[:, None]
+        s[:-1] += per[1:, 3] * (rem[:-1] >= 1)[:, None]
+        s[:-2] += per[2:, 4] * (rem[:-2] >= 2)[:, None]
+        s[pos == 0] += self._bos
+        s[rem == 0] += self._eos
+        ends = np.cumsum(lens)
+        out = np.split(s, ends[:-1])
+        if not len(rows):
+            return out
+        flags = self._flags[np.array(rows)]
+        starts = ends - lens
+        anyflag = np.bitwise_or.reduceat(flags, starts)
+        sport = np.add.reduceat((flags & SPORT) > 0, starts)
+        ctx = (anyflag & (QUOTE | TRIGGER) > 0) | (sport >= 2)
+        phrase = anyflag & PHRASE > 0
+        forms = self._forms
+        for j in np.flatnonzero(ctx | phrase).tolist():
+            mine = [forms[r] for r in rows[starts[j] : ends[j]]]
+            self._add_sentence_level(sentences[j], mine, out[j], bool(ctx[j]), bool(phrase[j]))
+        return out
+
+    def _add_sentence_level(
+        self, tokens: Sequence[str], forms: list[list[str]], s: np.ndarray, ctx: bool, phr: bool
+    ) -> None:
+        """Add to `s` the weights of the attributes `Featurizer.sentence` appends to the
+        per-type ones: `add_context`'s (when `ctx`), then the phrase tags at 0 and ±1 (`phr`)."""
+        fz, w = self.featurizer, self.weights
+        extra: list[list[str]] = [[] for _ in tokens]
+        if fz.context and ctx:
+            add_context(tokens, forms, fz.res.gaz_tokens, extra)
+        if fz.res.phrase_prefixes and phr:
+            fz.add_phrases(forms, extra)
+        for i, attrs in enumerate(extra):
+            for a in attrs:
                 if a in w:
                     s[i] += w[a]
-        return s
 
     def marginals(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Per sentence, n x 9 marginals (columns in `LABELS` order)."""
-        scores = [self.state_scores(s) if s else None for s in sentences]
-        live = [s for s in scores if s is not None]
-        done = iter(forward_backward(live, self._exp_trans) if live else [])
+        live = [s for s in sentences if s]
+        done = iter(
+            forward_backward(self.state_scores_batch(live), self._exp_trans) if live else []
+        )
         empty = np.zeros((0, _K))
-        return [next(done) if s is not None else empty for s in scores]
+        return [next(done) if s else empty for s in sentences]
+
+
+# Flags of a word type: the sentence-level attributes it can bring about (`context.py`, phrases).
+QUOTE, SPORT, TRIGGER, PHRASE = 1, 2, 4, 8
+
+
+def sentence_level_flags(token: str, form: Sequence[str], res: Resources) -> int:
+    """Which of `add_context`'s conditions this word can meet (an opening quote, a sports
+    word, a place trigger) and whether a gazetteer phrase can start at it. A sentence with no
+    flag gets nothing from `add_context` or `phrase_tags`, so both are skipped for it (most
+    sentences); with a flag they run as `Featurizer.sentence` runs them."""
+    core = _core(form[0])
+    return (
+        (QUOTE if token in _OPEN else 0)
+        | (SPORT if core in SPORT_WORDS else 0)
+        | (TRIGGER if core in PLACE_TRIGGERS else 0)
+        | (PHRASE if form[0] in res.phrase_prefixes or form[1] in res.phrase_prefixes else 0)
+    )
 
 
 def forward_backward(scores: Sequence[np.ndarray], exp_trans: np.ndarray) -> list[np.ndarray]:

@@ -174,12 +174,17 @@ class Featurizer:
         if self.context:
             add_context(tokens, forms, self.res.gaz_tokens, out)
         if self.res.phrase_prefixes:
-            phrases = self.phrase_tags([f[0] for f in forms], [f[1] for f in forms])
-            for i, ph in enumerate(phrases):
-                if ph:
-                    out[i].append("ph=" + ph)
-                    if i > 0:
-                        out[i - 1].append("1:ph=" + ph)
-                    if i + 1 < n:
-                        out[i + 1].append("-1:ph=" + ph)
+            self.add_phrases(forms, out)
         return out
+
+    def add_phrases(self, forms: Sequence[Sequence[str]], out: list[list[str]]) -> None:
+        """Append the gazetteer phrase tags at 0 and ±1 to each token's attributes (one
+        place for the CRF's training features and the fast path's sentence-level sums)."""
+        n = len(out)
+        for i, ph in enumerate(self.phrase_tags([f[0] for f in forms], [f[1] for f in forms])):
+            if ph:
+                out[i].append("ph=" + ph)
+                if i > 0:
+                    out[i - 1].append("1:ph=" + ph)
+                if i + 1 < n:
+                    out[i + 1].append("-1:ph=" + ph)

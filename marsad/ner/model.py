@@ -13,7 +13,7 @@ import numpy as np
 import pycrfsuite
 
 from marsad.ner.conll import spans
-from marsad.ner.decode import LABELS, settled, viterbi_batch
+from marsad.ner.decode import LABELS, settled_batch, viterbi_batch
 from marsad.ner.fastcrf import CrfScorer
 from marsad.ner.features import Featurizer
 from marsad.ner.resources import DATA_DIR, MODEL_FILE, load_resources
@@ -48,8 +48,9 @@ class Tagger:
 
         `fast=False` is the reference path (pycrfsuite marginals, the network on every
         sentence), kept so the fast one (numpy marginals from cached per-type scores,
-        `fastcrf.py`; the network only where the CRF leaves the labels open) can be checked
-        and timed against it in one process: both give the same labels.
+        `fastcrf.py`; the network only where the CRF leaves the labels open, with its input
+        projection cached per type, `recurrence.py`) can be checked and timed against it in
+        one process: both give the same labels.
         """
         path = data_dir / MODEL_FILE
         if not path.exists():
@@ -65,7 +66,7 @@ class Tagger:
         if neural or (neural is None and npath.exists()):
             from marsad.ner.neural import NeuralRunner
 
-            self.neural = NeuralRunner(npath, self.featurizer)
+            self.neural = NeuralRunner(npath, self.featurizer, fast=fast)
         self.fast = fast
         # the CRF alone decodes in pycrfsuite (its own Viterbi): no marginals needed
         use_scorer = fast and self.neural is not None
@@ -113,7 +114,7 @@ class Tagger:
         assert self.neural is not None and self._scorer is not None
         a = self.neural.mix
         crf_probs = self._scorer.marginals(sentences)
-        labels = [settled(c, a) for c in crf_probs]
+        labels = settled_batch(crf_probs, a)
         open_ = [i for i, lab in enumerate(labels) if lab is None]
         if open_:
             nn_probs = self.neural.probs([sentences[i] for i in open_])
@@ -139,28 +140,31 @@ class Tagger:
         Keys are normalised words with the first one clitic-stripped (so وبغداد repeats بغداد).
         """
         type_feats = self.featurizer.type_feats
-        forms = [[type_feats(t)[5] for t in toks] for toks in sentences]
         votes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
-        for form, labs in zip(forms, labels, strict=True):
+        for toks, labs in zip(sentences, labels, strict=True):
             if labs.count("O") == len(labs):
                 continue
             for s, e, t in spans(labs):
                 if e - s >= 2 or t in _SINGLE_REPEAT:
-                    votes[(form[s][1], *(f[0] for f in form[s + 1 : e]))][t] += 1
+                    rest = (type_feats(w)[5][0] for w in toks[s + 1 : e])
+                    votes[(type_feats(toks[s])[5][1], *rest)][t] += 1
         if not votes:
             return
         known = {k: c.most_common(1)[0][0] for k, c in votes.items()}
         firsts = {k[0] for k in known}
         lengths = sorted({len(k) for k in known}, reverse=True)
-        for form, labs in zip(forms, labels, strict=True):
+        # the word types that can open a repeat, checked once per type rather than per token
+        opens = {t for t in {t for s in sentences for t in s} if type_feats(t)[5][1] in firsts}
+        for toks, labs in zip(sentences, labels, strict=True):
             free = 0
-            for i, f in enumerate(form):
-                if i < free or f[1] not in firsts or labs[i] != "O":
+            for i, tok in enumerate(toks):
+                if i < free or tok not in opens or labs[i] != "O":
                     continue
                 for n in lengths:
-                    if i + n > len(form) or any(lab != "O" for lab in labs[i : i + n]):
+                    if i + n > len(toks) or any(lab != "O" for lab in labs[i : i + n]):
                         continue
-                    etype = known.get((f[1], *(g[0] for g in form[i + 1 : i + n])))
+                    rest = (type_feats(w)[5][0] for w in toks[i + 1 : i + n])
+                    etype = known.get((type_feats(tok)[5][1], *rest))
                     if etype:
                         labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
                         free = i + n

@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from marsad.ner.decode import LABELS
 from marsad.ner.features import Featurizer, shape
+from marsad.ner.recurrence import GateLSTM
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
 
@@ -209,7 +210,12 @@ def save(path: Path, model: NeuralTagger, vocab: Vocab, mix: float) -> None:
 class NeuralRunner:
     """Inference: cached per-type vectors, batched BiLSTM, label probabilities per token."""
 
-    def __init__(self, path: Path, featurizer: Featurizer, cache_size: int = 50_000) -> None:
+    def __init__(
+        self, path: Path, featurizer: Featurizer, cache_size: int | None = None, fast: bool = False
+    ) -> None:
+        """`fast`: cache each type's input projection and run the recurrence in
+        `recurrence.GateLSTM` (the same probabilities to ~1e-6; 4 kB a type instead of 1.3 kB,
+        so 32k types by default instead of 50k); else torch's packed LSTM, as trained."""
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = blob["config"]
         cfg["cluster_dims"] = tuple(cfg["cluster_dims"])
@@ -222,9 +228,14 @@ class NeuralRunner:
         self.model.eval()
         self.features = TypeFeatures(featurizer, self.vocab)
         self.mix = float(blob["mix"])
-        self._cache_size = cache_size
+        self.gate = GateLSTM(self.model.lstm, self.model.out, self.model.phrase) if fast else None
+        self._cache_size = cache_size or (32_000 if fast else 50_000)
         self._rows: dict[str, int] = {}
-        self._table = torch.zeros(1024, self.model.type_dim)
+        self._table = torch.zeros(1024, *self._row_shape())
+
+    def _row_shape(self) -> tuple[int, ...]:
+        gate = self.gate
+        return (2, 4 * gate.hidden) if gate is not None else (self.model.type_dim,)
 
     def _type_rows(self, sentences: Sequence[Sequence[str]]) -> dict[str, int]:
         """Type -> row of the cached vector table; the cache is reset when full (no LRU)."""
@@ -237,10 +248,12 @@ class NeuralRunner:
         base = len(self._rows)
         need = base + len(new)
         if need > len(self._table):
-            grown = torch.zeros(max(need, 2 * len(self._table)), self.model.type_dim)
+            size = min(max(need, 2 * len(self._table)), max(need, self._cache_size))
+            grown = torch.zeros(size, *self._row_shape())
             grown[:base] = self._table[:base]
             self._table = grown
-        self._table[base:need] = self.model.encode_types([self.features(t) for t in new])
+        vecs = self.model.encode_types([self.features(t) for t in new])
+        self._table[base:need] = self.gate.type_gates(vecs) if self.gate is not None else vecs
         self._rows.update((t, base + i) for i, t in enumerate(new))
         return self._rows
 
@@ -248,6 +261,19 @@ class NeuralRunner:
     def probs(self, sentences: Sequence[Sequence[str]], batch: int = 64) -> list[np.ndarray]:
         """Softmax label probabilities (n x 9, in `LABELS` order) per non-empty sentence."""
         out: list[np.ndarray] = [np.zeros((0, len(LABELS)))] * len(sentences)
+        if self.gate is not None:
+            live = [i for i, s in enumerate(sentences) if s]
+            if live:
+                sents = [sentences[i] for i in live]
+                rows = self._type_rows(sents)
+                got = self.gate.probs(
+                    self._table,
+                    [[rows[t] for t in s] for s in sents],
+                    [self.features.phrases(s) for s in sents],
+                )
+                for i, p in zip(live, got, strict=True):
+                    out[i] = p
+            return out
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
         for k in range(0, len(order), batch):
             ids = order[k : k + batch]
