@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marsad import story_match
 from marsad.story_features import stem, terms
@@ -248,3 +251,72 @@ def test_candidate_cut_is_the_best_by_shared_weight_then_id() -> None:
     assert len(set(hits.values())) < len(hits) // 2  # many ties at the cut
     full = sorted(hits, key=lambda s: (-hits[s], s))[: story_match.CANDIDATES]
     assert sorted(index._scores(probe)) == sorted(full)
+
+
+def _reference_hits(index: StoryIndex, d: story_match._Doc) -> dict[str, float]:
+    """The candidate weights as a plain dict walk over the postings (the pre-numpy code)."""
+    cap = max(story_match.MIN_RARE, story_match.RARE * index._n_docs)
+    hits: dict[str, float] = {}
+    for key, df, by_slot in [(w, index._word_df.get(w, 0), index._by_word) for w in d.words] + [
+        (e, index._ent_df.get(e, 0), index._by_ent) for e in d.ents
+    ]:
+        if 0 < df <= cap:
+            for k in by_slot.get(key, ()):
+                sid = index._sids[k]
+                assert sid is not None
+                hits[sid] = hits.get(sid, 0.0) + index._idf(df)
+    return hits
+
+
+_WORDS = ("مسجد", "تفجير", "أبها", "نيمار", "برشلونة", "مهرجان", "عسير", "الطوارئ", "أمير", "15")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6),
+            st.lists(st.sampled_from(("LOC:ابها", "PERS:نيمار", "ORG:داعش")), max_size=2),
+            st.floats(0, 200),
+            st.sampled_from(("assign", "load", "trim")),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_slots_stay_consistent_and_candidates_equal_a_dict_walk(ops: list[Any]) -> None:
+    """Slots are freed and reused as stories leave the window or merge: after any sequence of
+    assign, load and trim, every posting names a live story, and the numpy candidate sums and
+    cut equal a plain dict walk and full sort."""
+    index = StoryIndex(window=timedelta(hours=24))
+    for k, (ws, ents, hours, op, dup) in enumerate(ops):
+        d = doc(
+            f"a{k:02d}",
+            " ".join(ws),
+            " ".join(reversed(ws)),
+            hours,
+            f"s{k % 3}",
+            tuple(ents),
+            dup="a00" if dup and k else None,
+        )
+        prepared = index._prepare(d)
+        want = _reference_hits(index, prepared)
+        slots, sums = index._candidates(prepared)
+        got = {index._sids[s]: v for s, v in zip(slots.tolist(), sums.tolist(), strict=True)}
+        assert got == want
+        best = sorted(want, key=lambda s: (-want[s], s))[: story_match.CANDIDATES]
+        assert index._chosen(prepared) == best
+        if op == "assign":
+            index.assign(d)
+        elif op == "load":
+            index.load(d, f"old{k % 4}")
+        else:
+            index.trim()
+        live = {
+            index._sids[s]
+            for ids in (*index._by_word.values(), *index._by_ent.values())
+            for s in ids
+        }
+        assert live <= set(index.stories)
+        assert {index._sids[s] for s in index._slot.values()} == set(index.stories)
+        assert all(index._slot[index._sids[s] or ""] == s for s in index._slot.values())
