@@ -19,9 +19,12 @@ from hypothesis.extra.numpy import arrays
 from marsad.ner.conll import read_conll
 from marsad.ner.decode import LABELS, settled, settled_batch, viterbi_batch
 from marsad.ner.fastcrf import CrfScorer
+from marsad.ner.features import Featurizer, shape
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.neural import NeuralRunner
 from marsad.ner.resources import DATA_DIR
+from marsad.text.arabic import fold_token
+from marsad.text.clitics import strip_clitics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ner"
 
@@ -185,3 +188,100 @@ def test_settled_leaves_close_calls_open() -> None:
     q[0, 2] = 0.95  # I-LOC first: invalid BIO, so not settled even though confident
     assert settled(_normed(q + 0.001), 0.7) is None
     assert settled(np.zeros((0, len(LABELS))), 0.7) == []
+
+
+def _plain_type_feats(fz: Featurizer, token: str) -> tuple[list[str], ...]:
+    """`Featurizer._type_feats` as first written (no shortcuts): the attributes the CRF was
+    trained on, which the faster version must reproduce string for string."""
+    res = fz.res
+    n = fold_token(token)
+    pre, stem = strip_clitics(n, res.rank)
+    own = ["b", "w=" + n, "sh=" + shape(token), "len=" + str(min(len(n), 8))]
+    if stem != n:
+        own += ["s=" + stem, "pre=" + pre]
+    for k in (1, 2, 3):
+        if len(n) > k:
+            own += [f"p{k}=" + n[:k], f"x{k}=" + n[-k:]]
+        if len(stem) > k + 1 and stem != n:
+            own += [f"sp{k}=" + stem[:k], f"sx{k}=" + stem[-k:]]
+    cl = res.clusters.get(n)
+    scl = res.clusters.get(stem) if stem != n else None
+    if cl is None and scl is not None:
+        cl, scl = scl, None
+    own += [f"c{i}=" + c for i, c in enumerate(cl)] if cl is not None else ["c=none"]
+    if scl is not None:
+        own += [f"sc{i}=" + c for i, c in enumerate(scl)]
+    gaz = set(res.gaz_tokens.get(n, ()))
+    gaz.update("s" + g for g in res.gaz_tokens.get(stem, ()) if stem != n)
+    own += ["g=" + g for g in sorted(gaz)]
+    trig = res.triggers.get(n) or res.triggers.get(stem)
+    if trig:
+        own.append("t=" + trig)
+    near = ["w=" + n] + (["s=" + stem] if stem != n else [])
+    if cl is not None:
+        near += [f"c{i}=" + c for i, c in enumerate(cl[:2])]
+    if trig:
+        near.append("t=" + trig)
+    near += ["g=" + g for g in sorted(gaz) if not g.startswith("s")]
+    far = ["w=" + n] + ([f"c0={cl[0]}"] if cl is not None else [])
+    views = tuple(
+        [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in (-2, -1, 1, 2)
+    )
+    if fz.keep is not None:
+        own = [f for f in own if f in fz.keep]
+        views = tuple([f for f in view if f in fz.keep] for view in views)
+    return (own, *views, [n, stem])
+
+
+# clitic and article forms, digits, Latin, diacritics, a one-letter word, punctuation
+ODD_WORDS = ("وبالقاهرة", "فللأمم", "لل", "وليد", "بأفغانستان", "٢٠٢٤", "Reuters", "مُحَمَّد", "و", "،")
+
+
+def test_type_feats_are_the_plain_attributes_string_for_string(
+    taggers: tuple[Tagger, Tagger],
+) -> None:
+    fast, _ = taggers
+    words = list(dict.fromkeys([t for s in _sample() for t in s] + list(ODD_WORDS)))
+    for keep in (fast.featurizer.keep, None):
+        fz = Featurizer(fast.featurizer.res)
+        fz.keep = keep  # set after construction too: the views' shortcut follows it
+        got = [fz._type_feats(w) for w in words]
+        assert got == [_plain_type_feats(fz, w) for w in words]
+        if keep is not None:  # the sample has words whose views the model weighs
+            assert any(any(views) for _, *views, _ in got)
+
+
+def test_batched_type_blocks_equal_per_type_sums(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, _ = taggers
+    scorer = CrfScorer(fast._crf, fast.featurizer)
+    doc = [*_sample(), list(ODD_WORDS)]
+    scorer.state_scores_batch(doc)  # every new type of the call in one reduceat
+    types = list(dict.fromkeys(t for s in doc for t in s))
+    assert len(scorer._rows) == len(types)
+    for t in types:
+        feats = fast.featurizer.type_feats(t)
+        want = np.array([scorer._score(feats[k]) for k in range(5)])
+        np.testing.assert_allclose(scorer.type_scores(t), want, rtol=0, atol=1e-12)
+    assert np.abs(scorer._blocks[: len(types)]).sum() > 0
+
+
+def test_type_scores_one_at_a_time_past_the_first_table(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, _ = taggers
+    scorer = CrfScorer(fast._crf, fast.featurizer)
+    words = [f"كلمة{i}" for i in range(1100)]  # more than the 1024 rows it starts with
+    blocks = [scorer.type_scores(w).copy() for w in words]
+    batch = CrfScorer(fast._crf, fast.featurizer)
+    batch.state_scores_batch([words])
+    for w, b in zip(words, blocks, strict=True):
+        np.testing.assert_array_equal(b, batch.type_scores(w))
+
+
+def test_network_type_features_use_the_crfs_fold_and_split(taggers: tuple[Tagger, Tagger]) -> None:
+    fast, _ = taggers
+    assert fast.neural is not None
+    feats = fast.neural.features
+    for w in [t for s in _sample() for t in s] + list(ODD_WORDS):
+        n = fold_token(w)
+        stem = strip_clitics(n, fast.featurizer.res.rank)[1]
+        wid, sid, *_ = feats(w)
+        assert (wid, sid) == (feats.vocab.word_id.get(n, 1), feats.vocab.word_id.get(stem, 1))

@@ -67,19 +67,46 @@ class CrfScorer:
         return score
 
     def _row(self, token: str) -> int:
-        """The row of `token`'s 5 x 9 block (own score, then what this word adds to its
-        neighbours at -2, -1, +1, +2: row k+1 is view k of `Featurizer.type_feats`), computed
-        on first sight."""
-        row = len(self._rows)
-        if row == len(self._blocks):
+        """The row of `token`'s 5 x 9 block, computed on first sight (as `_add_rows`)."""
+        self._add_rows([token])
+        return self._rows[token]
+
+    def _add_rows(self, new: Sequence[str]) -> None:
+        """Blocks of word types not yet cached (own score, then what each adds to its
+        neighbours at -2, -1, +1, +2: row k+1 is view k of `Featurizer.type_feats`), all in
+        one gather and one `reduceat`. Each attribute list ends with the zero row (and an
+        unweighted attribute reads it), so no segment is empty and each sums as `_score`."""
+        base = len(self._rows)
+        need = base + len(new)
+        while need > len(self._blocks):
             self._blocks = np.concatenate([self._blocks, np.zeros_like(self._blocks)])
             self._flags = np.concatenate([self._flags, np.zeros_like(self._flags)])
-        feats = self.featurizer.type_feats(token)
-        self._blocks[row] = [self._score(feats[k]) for k in range(5)]
-        self._forms.append(feats[5])
-        self._flags[row] = sentence_level_flags(token, feats[5], self.featurizer.res)
-        self._rows[token] = row
-        return row
+        type_feats, res = self.featurizer.type_feats, self.featurizer.res
+        get, zero = self._attr_ids.get, len(self._wmat) - 1
+        flat: list[int] = []
+        ends: list[int] = []
+        flags = self._flags
+        for i, token in enumerate(new):
+            own, *views, form = type_feats(token)
+            flat += [get(a, zero) for a in own]
+            flat.append(zero)
+            end = len(flat)
+            ends.append(end)
+            if any(views):
+                for view in views:
+                    flat += [get(a, zero) for a in view]
+                    flat.append(zero)
+                    ends.append(len(flat))
+            else:  # most words give their neighbours nothing: four zero rows
+                flat += (zero, zero, zero, zero)
+                ends += (end + 1, end + 2, end + 3, end + 4)
+            self._forms.append(form)
+            flags[base + i] = sentence_level_flags(token, form, res)
+        if new:
+            starts = np.array([0, *ends[:-1]])
+            sums = np.add.reduceat(self._wmat[np.array(flat)], starts, axis=0)
+            self._blocks[base:need] = sums.reshape(len(new), 5, _K)
+        self._rows.update(zip(new, range(base, need), strict=True))
 
     def type_scores(self, token: str) -> np.ndarray:
         """5 x 9: own score, then what this word adds to its neighbours at -2, -1, +1, +2."""
@@ -87,7 +114,9 @@ class CrfScorer:
         if row is None and len(self._rows) >= self._cache_size:
             self._rows.clear()
             self._forms.clear()
-        block: np.ndarray = self._blocks[self._row(token) if row is None else row]
+        if row is None:
+            row = self._row(token)  # before reading `_blocks`, which may grow
+        block: np.ndarray = self._blocks[row]
         return block
 
     def state_scores(self, tokens: Sequence[str]) -> np.ndarray:
@@ -104,12 +133,10 @@ class CrfScorer:
         if len(self._rows) + sum(map(len, sentences)) > self._cache_size:
             self._rows.clear()  # reset when it could fill, rather than tracked LRU
             self._forms.clear()
-        get = self._rows.get
-        rows: list[int] = []
-        for sent in sentences:
-            for t in sent:
-                r = get(t)
-                rows.append(self._row(t) if r is None else r)
+        known = self._rows
+        new = [t for t in dict.fromkeys(t for s in sentences for t in s) if t not in known]
+        self._add_rows(new)
+        rows = [known[t] for s in sentences for t in s]
         lens = np.array([len(s) for s in sentences])
         pos = np.arange(len(rows)) - np.repeat(np.cumsum(lens) - lens, lens)
         rem = np.repeat(lens, lens) - 1 - pos

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from marsad.ner.context import add_context
 from marsad.text.arabic import fold_token
-from marsad.text.clitics import strip_clitics
+from marsad.text.clitics import _PROCLITICS, strip_clitics
 
 _DIGITS = re.compile(r"[0-9]")
 _ARABIC = re.compile(r"[\u0621-\u064A]")
@@ -45,6 +45,12 @@ class Resources:
 
 
 _CTX_OFFSETS = (-2, -1, 1, 2)
+# (attribute prefix, whether the view is the near one) per neighbour offset, in that order
+_VIEWS = tuple((f"{off}:", abs(off) == 1) for off in _CTX_OFFSETS)
+_AFFIXES = tuple((k, f"p{k}=", f"x{k}=", f"sp{k}=", f"sx{k}=") for k in (1, 2, 3))
+_CL = tuple(f"c{i}=" for i in range(16))  # clusters have 3 levels (clusters.py)
+_SCL = tuple(f"sc{i}=" for i in range(16))
+_CLITIC_FIRST = frozenset(p[:1] for p in _PROCLITICS)
 
 
 class Featurizer:
@@ -66,52 +72,79 @@ class Featurizer:
         self._cache: dict[str, tuple[list[str], ...]] = {}
         self._cache_size = cache_size
 
+    @property
+    def keep(self) -> frozenset[str] | None:
+        """The attributes kept (None: all)."""
+        return self._keep
+
+    @keep.setter
+    def keep(self, keep: frozenset[str] | None) -> None:
+        # what follows an offset prefix in `keep`: a word's view attributes are mostly
+        # unweighted, and one set look-up per base attribute rules them out for all 4 views
+        self._keep = keep
+        prefixes = tuple(p for p, _ in _VIEWS)
+        self._view_bases = frozenset(
+            a.split(":", 1)[1] for a in keep or () if a.startswith(prefixes)
+        )
+
     def _type_feats(self, token: str) -> tuple[list[str], ...]:
         """Own features plus pre-prefixed views of this word for each neighbour offset."""
         res = self.res
         n = fold_token(token)
-        pre, stem = strip_clitics(n, res.rank)
+        # every proclitic starts with one of these letters: skip the search for other words
+        pre, stem = strip_clitics(n, res.rank) if n[:1] in _CLITIC_FIRST else ("", n)
+        split = stem != n
         own = ["b", "w=" + n, "sh=" + shape(token), "len=" + str(min(len(n), 8))]
-        if stem != n:
+        if split:
             own += ["s=" + stem, "pre=" + pre]
-        for k in (1, 2, 3):
-            if len(n) > k:
-                own += [f"p{k}=" + n[:k], f"x{k}=" + n[-k:]]
-            if len(stem) > k + 1 and stem != n:
-                own += [f"sp{k}=" + stem[:k], f"sx{k}=" + stem[-k:]]
+        ln, ls = len(n), len(stem)
+        for k, p, x, sp, sx in _AFFIXES:
+            if ln > k:
+                own += [p + n[:k], x + n[-k:]]
+            if split and ls > k + 1:
+                own += [sp + stem[:k], sx + stem[-k:]]
         cl = res.clusters.get(n)
-        scl = res.clusters.get(stem) if stem != n else None
+        scl = res.clusters.get(stem) if split else None
         if cl is None and scl is not None:
             cl, scl = scl, None
         if cl is not None:
-            own += [f"c{i}=" + c for i, c in enumerate(cl)]
+            own += [c + v for c, v in zip(_CL, cl, strict=False)]
         else:
             own.append("c=none")
         if scl is not None:
-            own += [f"sc{i}=" + c for i, c in enumerate(scl)]
-        gaz = set(res.gaz_tokens.get(n, ()))
-        gaz.update("s" + g for g in res.gaz_tokens.get(stem, ()) if stem != n)
-        own += ["g=" + g for g in sorted(gaz)]
+            own += [c + v for c, v in zip(_SCL, scl, strict=False)]
+        gaz_n = res.gaz_tokens.get(n, ())
+        gaz_s = res.gaz_tokens.get(stem, ()) if split else ()
+        gaz = sorted({*gaz_n, *("s" + g for g in gaz_s)}) if gaz_n or gaz_s else []
+        own += ["g=" + g for g in gaz]
         trig = res.triggers.get(n) or res.triggers.get(stem)
         if trig:
             own.append("t=" + trig)
-        ctx_core = ["w=" + n]
-        if stem != n:
-            ctx_core.append("s=" + stem)
+        w = "w=" + n
+        near = [w]
+        if split:
+            near.append("s=" + stem)
         if cl is not None:
-            ctx_core += [f"c{i}=" + c for i, c in enumerate(cl[:2])]
+            near += [c + v for c, v in zip(_CL[:2], cl, strict=False)]
         if trig:
-            ctx_core.append("t=" + trig)
-        ctx_core += ["g=" + g for g in sorted(gaz) if not g.startswith("s")]
-        near = ctx_core
-        far = ["w=" + n] + ([f"c0={cl[0]}"] if cl is not None else [])
-        views = tuple(
-            [f"{off}:{f}" for f in (near if abs(off) == 1 else far)] for off in _CTX_OFFSETS
-        )
-        if self.keep is not None:
-            keep = self.keep
+            near.append("t=" + trig)
+        near += ["g=" + g for g in gaz if g[:1] != "s"]
+        far = [w, "c0=" + cl[0]] if cl is not None else [w]
+        keep = self.keep
+        if keep is None:
+            views = tuple([p + f for f in (near if near1 else far)] for p, near1 in _VIEWS)
+        else:
             own = [f for f in own if f in keep]
-            views = tuple([f for f in view if f in keep] for view in views)
+            bases = self._view_bases
+            near = [f for f in near if f in bases]
+            far = [f for f in far if f in bases]
+            if near or far:
+                views = tuple(
+                    [a for f in (near if near1 else far) if (a := p + f) in keep]
+                    for p, near1 in _VIEWS
+                )
+            else:
+                views = ([], [], [], [])
         return (own, *views, [n, stem])
 
     def type_feats(self, token: str) -> tuple[list[str], ...]:

@@ -24,8 +24,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from marsad.ner.decode import LABELS
 from marsad.ner.features import Featurizer, shape
 from marsad.ner.recurrence import GateLSTM
-from marsad.text.arabic import fold_token
-from marsad.text.clitics import strip_clitics
 
 NEURAL_FILE = "ner-neural.pt"
 MAX_CHARS = 20
@@ -80,8 +78,7 @@ class TypeFeatures:
     def __call__(self, token: str) -> tuple[int, int, list[int], list[int], list[int], int, int]:
         """(word, stem, chars, clusters, gazetteer flag ids, trigger, shape)."""
         res, vocab = self.res, self.vocab
-        n = fold_token(token)
-        _, stem = strip_clitics(n, res.rank)
+        n, stem = self.featurizer.type_feats(token)[5]  # cached, and the CRF's fold and split
         wid = vocab.word_id.get(n, 1)
         sid = vocab.word_id.get(stem, 1)
         chars = [vocab.char_id.get(c, 1) for c in n[:MAX_CHARS]] or [1]
@@ -137,8 +134,12 @@ class NeuralTagger(nn.Module):
         """One vector per word type (rows follow `feats`)."""
         words = torch.tensor([f[0] for f in feats])
         stems = torch.tensor([f[1] for f in feats])
-        width = max(len(f[2]) for f in feats)
-        chars = torch.tensor([f[2] + [0] * (width - len(f[2])) for f in feats])
+        lens = torch.tensor([len(f[2]) for f in feats])
+        chars = torch.zeros(len(feats), int(lens.max()), dtype=torch.long)
+        # row-major fill of each row's first len places: padded with 0 at the right
+        chars[torch.arange(chars.shape[1]) < lens[:, None]] = torch.tensor(
+            [c for f in feats for c in f[2]]
+        )
         conv = self.conv(self.chars(chars).transpose(1, 2))
         conv = conv.masked_fill((chars == 0).unsqueeze(1), -1e4).max(dim=2).values
         clusters = torch.tensor([f[3] for f in feats])
@@ -249,7 +250,7 @@ class NeuralRunner:
         need = base + len(new)
         if need > len(self._table):
             size = min(max(need, 2 * len(self._table)), max(need, self._cache_size))
-            grown = torch.zeros(size, *self._row_shape())
+            grown = torch.empty(size, *self._row_shape())  # rows are written before read
             grown[:base] = self._table[:base]
             self._table = grown
         vecs = self.model.encode_types([self.features(t) for t in new])
