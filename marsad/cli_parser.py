@@ -144,6 +144,20 @@ def _add_run_and_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
 
 
+def _add_listing_options(cmd: argparse.ArgumentParser, since_help: str) -> None:
+    """--out, --since, --limit and --json of the commands that list stored things."""
+    cmd.add_argument(
+        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
+    )
+    cmd.add_argument("--since", metavar="SPAN", help=since_help)
+    cmd.add_argument(
+        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
+    )
+    cmd.add_argument(
+        "--json", action="store_true", help="one JSON object per line (default: a table)"
+    )
+
+
 def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     comp = _command(
         sub,
@@ -185,21 +199,8 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "marsad search 'فؤاد حسين' --out ./data --since 7d --limit 5",
     )
     srch.add_argument("query", help="words to find; diacritics, hamza and alef forms don't matter")
-    srch.add_argument(
-        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
-    )
-    srch.add_argument(
-        "--since",
-        metavar="SPAN",
-        help="last 7d, 24h, 2w, or from YYYY-MM-DD on; default: all stored",
-    )
+    _add_listing_options(srch, "last 7d, 24h, 2w, or from YYYY-MM-DD on; default: all stored")
     srch.add_argument("--source", metavar="NAME", help="only articles of this source; default: all")
-    srch.add_argument(
-        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
-    )
-    srch.add_argument(
-        "--json", action="store_true", help="one JSON object per line (default: a table)"
-    )
 
     sto = _command(
         sub,
@@ -210,19 +211,8 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "headlines. Exit 0 with stories, 1 with none, 2 on a bad --since.",
         "marsad stories --out ./data --since 1d --limit 5",
     )
-    sto.add_argument(
-        "--out", required=True, type=existing_out, metavar="DIR", help="a marsad output or URI"
-    )
-    sto.add_argument(
-        "--since",
-        metavar="SPAN",
-        help="articles published in the last 1d, 24h, 2w, or from YYYY-MM-DD on; default: all",
-    )
-    sto.add_argument(
-        "--limit", type=_positive_int, default=10, metavar="N", help="at most N (default 10)"
-    )
-    sto.add_argument(
-        "--json", action="store_true", help="one JSON object per line (default: a table)"
+    _add_listing_options(
+        sto, "articles published in the last 1d, 24h, 2w, or from YYYY-MM-DD on; default: all"
     )
 
     rep = _command(
