@@ -173,3 +173,16 @@ def per_host_log(state: FaultState) -> dict[str, list[Hit]]:
     for h in state.hits():
         out[h.host].append(h)
     return out
+
+
+@contextmanager
+def loopback(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """One threaded HTTP server on 127.0.0.1 (a free port) answering with `handler`; yields
+    its base URL and shuts it down after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,16 +5,16 @@ plans by it (falling back to the error's prefix for those older rows)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from faultcore import loopback
 from storefactory import failure, write_old_version
 
 from marsad.dataset import read_dataset
@@ -63,14 +63,8 @@ class _Unavailable(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def down() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_Unavailable) as base:
+        yield base
 
 
 def test_discovery_failures_carry_the_kind_of_their_url(tmp_path: Path, down: str) -> None:

@@ -5,16 +5,15 @@ and DuckDB."""
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from faultcore import loopback
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_ingest_warcs import (
@@ -59,16 +58,8 @@ class RangeHandler(SimpleHTTPRequestHandler):
         return fh
 
 
-@contextmanager
-def serve(root: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve(root: Path) -> AbstractContextManager[str]:
+    return loopback(partial(RangeHandler, directory=str(root)))
 
 
 def run(warcs: list[str], out: Path, **params: object) -> dict[str, object]:
