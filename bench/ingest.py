@@ -29,14 +29,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-if "PREFECT_HOME" not in os.environ:
-    os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix="marsad-bench-prefect-")
-    atexit.register(shutil.rmtree, _home, True)
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
+import _private_prefect  # noqa: F401  (before prefect is imported)
 from _common import Page, arabic_pages, data_root, scrapinghub, trafilatura_eval
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter

@@ -17,9 +17,7 @@ once and cycled; each article gets its own URL so none is deduplicated away. Mod
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,14 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-# A private ephemeral Prefect server (not a shared one), given time to start on a busy machine.
-if "PREFECT_HOME" not in os.environ:
-    os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix="marsad-bench-prefect-")
-    atexit.register(shutil.rmtree, _home, True)
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-
+import _private_prefect  # noqa: F401  (before prefect is imported)
 from _common import arabic_pages, data_root, scrapinghub, trafilatura_eval
 
 from marsad.charset import decode
