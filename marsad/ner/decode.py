@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from marsad.ner.packing import pack
+
 LABELS: tuple[str, ...] = (
     "O",
     "B-LOC",
@@ -41,38 +43,42 @@ def viterbi(probs: np.ndarray) -> list[str]:
 
 
 def viterbi_batch(probs: Sequence[np.ndarray]) -> list[list[str]]:
-    """`viterbi` for many sentences at once: one numpy step per position of the longest."""
-    lengths = [len(p) for p in probs]
-    width = max(lengths, default=0)
-    if width == 0:
-        return [[] for _ in probs]
-    k = len(LABELS)
-    logp = np.zeros((len(probs), width, k))
+    """`viterbi` for many sentences at once, packed (`packing.py`): one numpy step per
+    position of the longest over the sentences still running, the backtrack too."""
+    live = [i for i, p in enumerate(probs) if len(p)]
+    out: list[list[str]] = [[] for _ in probs]
+    if not live:
+        return out
+    pk = pack([len(probs[i]) for i in live])
     with np.errstate(divide="ignore"):
-        for b, p in enumerate(probs):
-            logp[b, : len(p)] = np.log(np.asarray(p, dtype=np.float64))
-    score = _START + logp[:, 0]
-    back = np.zeros((len(probs), width, k), dtype=np.intp)
-    ended = np.zeros((len(probs), k))
-    length = np.array(lengths)
-    for t in range(1, width):
-        cand = score[:, :, None] + _TRANS  # batch x prev x cur
-        back[:, t] = cand.argmax(axis=1)
-        step = cand.max(axis=1) + logp[:, t]  # the value at the argmax
-        done = length == t
-        ended[done] = score[done]
-        score = np.where((length > t)[:, None], step, score)
-    last = length == width
-    ended[last] = score[last]
-    out: list[list[str]] = []
-    for b, n in enumerate(lengths):
-        if n == 0:
-            out.append([])
-            continue
-        best = [int(ended[b].argmax())]
-        for t in range(n - 1, 0, -1):
-            best.append(int(back[b, t, best[-1]]))
-        out.append([LABELS[i] for i in reversed(best)])
+        logp = np.log(pk.concat([np.asarray(probs[i], dtype=np.float64) for i in live]))[pk.src]
+    steps = pk.steps()
+    back = np.zeros((len(logp), len(LABELS)), dtype=np.intp)  # slot x label: best previous
+    final = np.zeros((len(live), len(LABELS)))  # each sentence's scores at its last token
+    lo, was = steps[0]
+    score = _START + logp[lo : lo + was]
+    for lo, k in steps[1:]:
+        final[k:was] = score[k:was]  # the sentences that ended one step before
+        cand = score[:k, :, None] + _TRANS  # sentence x prev x cur
+        back[lo : lo + k] = cand.argmax(axis=1)
+        score = cand.max(axis=1) + logp[lo : lo + k]  # the value at the argmax
+        was = k
+    final[:was] = score
+    best = np.zeros(len(logp), dtype=np.intp)  # per slot: its label on the best path
+    ends = np.zeros(len(steps) + 1, dtype=np.int64)
+    ends[:-1] = pk.active
+    for t in range(len(steps) - 1, -1, -1):
+        lo, k = steps[t]
+        nxt = int(ends[t + 1])  # sentences that go on to t + 1 take their label from there
+        if nxt:
+            hi = int(pk.offs[t + 1])
+            best[lo : lo + nxt] = back[np.arange(hi, hi + nxt), best[hi : hi + nxt]]
+        best[lo + nxt : lo + k] = final[nxt:k].argmax(axis=1)
+    labels = np.empty(len(best), dtype=np.intp)
+    labels[pk.src] = best
+    names = np.array(LABELS, dtype=object)
+    for i, seq in zip(live, pk.split(labels), strict=True):
+        out[i] = names[seq].tolist()
     return out
 
 

@@ -22,6 +22,7 @@ import pycrfsuite
 from marsad.ner.context import _OPEN, SPORT_WORDS, _core, add_context
 from marsad.ner.decode import LABEL_INDEX, LABELS
 from marsad.ner.features import Featurizer, Resources
+from marsad.ner.packing import pack
 from marsad.ner.spans import PLACE_TRIGGERS
 
 _K = len(LABELS)
@@ -53,7 +54,7 @@ class CrfScorer:
         self._bos = self.weights.get("BOS", self._zero)
         self._eos = self.weights.get("EOS", self._zero)
         self._rows: dict[str, int] = {}
-        self._forms: list[list[str]] = []  # per row: [normalised word, stem]
+        self._forms: list[tuple[str, ...]] = []  # per row: (normalised word, stem)
         self._blocks = np.zeros((1024, 5, _K))
         self._flags = np.zeros(1024, dtype=np.int8)  # per row: what may add sentence-level attrs
         self._cache_size = cache_size
@@ -165,7 +166,12 @@ class CrfScorer:
         return out
 
     def _add_sentence_level(
-        self, tokens: Sequence[str], forms: list[list[str]], s: np.ndarray, ctx: bool, phr: bool
+        self,
+        tokens: Sequence[str],
+        forms: list[tuple[str, ...]],
+        s: np.ndarray,
+        ctx: bool,
+        phr: bool,
     ) -> None:
         """Add to `s` the weights of the attributes `Featurizer.sentence` appends to the
         per-type ones: `add_context`'s (when `ctx`), then the phrase tags at 0 and ±1 (`phr`)."""
@@ -209,24 +215,26 @@ def sentence_level_flags(token: str, form: Sequence[str], res: Resources) -> int
 
 
 def forward_backward(scores: Sequence[np.ndarray], exp_trans: np.ndarray) -> list[np.ndarray]:
-    """Marginals of linear-chain CRFs with state `scores` (n x 9 each) and exp(transitions),
-    scaled per position (so no logs), all sentences padded into one batch."""
-    lengths = np.array([len(s) for s in scores])
-    b, width = len(scores), int(lengths.max())
-    pot = np.ones((b, width, _K))
-    for i, s in enumerate(scores):
-        pot[i, : len(s)] = np.exp(s - s.max(axis=1, keepdims=True))
+    """Marginals of linear-chain CRFs with state `scores` (n x 9 each, n > 0) and
+    exp(transitions), scaled per position (so no logs), all sentences packed into one batch
+    (`packing.py`): step t computes only the sentences longer than t."""
+    pk = pack([len(s) for s in scores])
+    flat = pk.concat(scores)
+    pot = np.exp(flat - flat.max(axis=1, keepdims=True))[pk.src]  # packed slots
     alpha = np.empty_like(pot)
-    a = pot[:, 0]
-    alpha[:, 0] = a = a / a.sum(axis=1, keepdims=True)
-    for t in range(1, width):
-        a = (a @ exp_trans) * pot[:, t]
-        alpha[:, t] = a = a / a.sum(axis=1, keepdims=True)
-    beta = np.ones_like(pot)
-    for t in range(width - 2, -1, -1):
-        nb = (pot[:, t + 1] * beta[:, t + 1]) @ exp_trans.T
-        nb /= nb.sum(axis=1, keepdims=True)
-        beta[:, t] = np.where((t < lengths - 1)[:, None], nb, 1.0)
+    steps = pk.steps()
+    lo, k = steps[0]
+    a = pot[lo : lo + k]
+    alpha[lo : lo + k] = a = a / a.sum(axis=1, keepdims=True)
+    for lo, k in steps[1:]:
+        a = (a[:k] @ exp_trans) * pot[lo : lo + k]
+        alpha[lo : lo + k] = a = a / a.sum(axis=1, keepdims=True)
+    beta = np.ones_like(pot)  # a sentence's last position keeps 1
+    for (lo, _), (hi, k) in zip(steps[-2::-1], steps[:0:-1], strict=True):
+        nb = (pot[hi : hi + k] * beta[hi : hi + k]) @ exp_trans.T  # the k longer than t + 1
+        beta[lo : lo + k] = nb / nb.sum(axis=1, keepdims=True)
     m = alpha * beta
-    m /= m.sum(axis=2, keepdims=True)
-    return [m[i, :n] for i, n in enumerate(lengths)]
+    m /= m.sum(axis=1, keepdims=True)
+    out = np.empty_like(m)
+    out[pk.src] = m
+    return pk.split(out)
