@@ -45,6 +45,19 @@ SETTINGS = Settings()  # per process; --crf-only sets ner_neural=False
 TAGGER: Any = None  # --ner-reference: the tagger's reference path (plain mode only)
 
 
+class ArticleByArticle:
+    """A tagger seen only through `tag`, so the tag stage calls it once per article as it did
+    before issue 17 (no `tag_docs`: `marsad.ner.backends.tag_docs` falls back to `tag`)."""
+
+    def __init__(self, tagger: Any) -> None:
+        self.tagger = tagger
+        self.neural = tagger.neural
+        self.featurizer = tagger.featurizer
+
+    def tag(self, sentences: Any) -> Any:
+        return self.tagger.tag(sentences)
+
+
 def load_pages(root: Path, limit: int | None = None) -> list[str]:
     pages = [*scrapinghub(root), *trafilatura_eval(root), *arabic_pages(root)]
     # Interleave the sets so any prefix of the cycle mixes them.
@@ -246,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--ner-reference",
         action="store_true",
-        help="plain mode tags with Tagger(fast=False), the path before issue 17's speed-up",
+        help="plain mode tags with Tagger(fast=False), one tag() call per article: the path "
+        "before issue 17's speed-up",
     )
     args = ap.parse_args(argv)
     SETTINGS = Settings(ner_neural=not args.crf_only)
@@ -261,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.ner_reference:
         from marsad.ner.model import Tagger
 
-        tagger = TAGGER = Tagger(neural=SETTINGS.ner_neural, fast=False)
+        tagger = TAGGER = ArticleByArticle(Tagger(neural=SETTINGS.ner_neural, fast=False))
     _warm(0)
     print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
     network = "CRF + BiLSTM" if getattr(tagger, "neural", None) is not None else "CRF alone"

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from marsad.linking import Linker, load_linker
-from marsad.ner.backends import Tagger, tagger_for
+from marsad.ner.backends import Tagger, tag_docs, tagger_for
 from marsad.ner.conll import spans
 from marsad.ner.spans import display_labels, title_clitic_chars, title_start
 from marsad.places import resolve_places
@@ -84,15 +85,44 @@ def add_titles(
     return ents
 
 
+# Text tagged in one pass of the models (about 22k tokens): bounds the packed arrays of a pass
+# (the network's gate inputs are ~2 kB a token) whatever the batch size.
+CHUNK_CHARS = 120_000
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """An article's text as the tagger sees it: tokens with offsets, split into sentences."""
+
+    text: str
+    sents: list[list[Token]]
+    words: list[list[str]]
+
+
+def parse(text: str) -> Parsed:
+    sents = sentences(tokenize(text), text)
+    return Parsed(text, sents, [[t.text for t in s] for s in sents])
+
+
 def find_entities(
     text: str, tagger: Tagger, level: str = "aggressive", linker: Linker | None = None
 ) -> list[Entity]:
     """The tagger's mentions, linked to and completed from the watchlist when given a linker."""
-    toks = tokenize(text)
-    sents = sentences(toks, text)
-    words = [[t.text for t in s] for s in sents]
+    doc = parse(text)
+    return entities_of(doc, tag_docs(tagger, [doc.words])[0], tagger, level, linker)
+
+
+def entities_of(
+    doc: Parsed,
+    tags: Sequence[Sequence[str]],
+    tagger: Tagger,
+    level: str = "aggressive",
+    linker: Linker | None = None,
+) -> list[Entity]:
+    """Mentions from the tagger's labels of `doc`: shown spans, linking, names, titles, places."""
+    text, sents = doc.text, doc.sents
     # Shown spans follow the analyst's conventions, not only ANERcorp's (marsad/ner/spans.py).
-    labels = [display_labels(w, labs) for w, labs in zip(words, tagger.tag(words), strict=True)]
+    labels = [display_labels(w, labs) for w, labs in zip(doc.words, tags, strict=True)]
     featurizer = getattr(tagger, "featurizer", None)
     rank = featurizer.res.rank if featurizer is not None else None
     out: list[Entity] = []
@@ -107,6 +137,20 @@ def find_entities(
     return resolve_places(ents, linker.entries if linker is not None else None)
 
 
+def chunks(articles: Iterable[Article], chars: int = CHUNK_CHARS) -> Iterator[list[Article]]:
+    """Consecutive articles of about `chars` of text each (at least one), read lazily."""
+    chunk: list[Article] = []
+    size = 0
+    for art in articles:
+        chunk.append(art)
+        size += len(art.text or "")
+        if size >= chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def tag_articles(
     articles: Iterable[Article],
     tagger: Tagger | None = None,
@@ -114,27 +158,44 @@ def tag_articles(
     settings: Settings | None = None,
     linker: Linker | None = None,
 ) -> tuple[list[Article], list[Failure]]:
-    """Tag and link a batch; the tagger and the watchlist come from settings unless given."""
+    """Tag and link a batch; the tagger and the watchlist come from settings unless given.
+
+    The articles of a chunk are tagged in one pass (`Tagger.tag_docs`); if that pass fails,
+    they are tagged one by one, so only an article that fails alone becomes a failure."""
     settings = settings or Settings()
     tagger = tagger or tagger_for(settings.ner_backend, settings.ner_neural)
     linker = linker or load_linker(settings.watchlist)
     done: list[Article] = []
     failures: list[Failure] = []
-    for art in articles:
+    for chunk in chunks(articles):
+        docs: list[tuple[Article, Parsed]] = []
+        for art in chunk:
+            try:
+                docs.append((art, parse(art.text or "")))
+            except Exception as exc:  # one bad article must not sink the batch
+                failures.append(_failure(art, exc))
         try:
-            art.entities = find_entities(art.text or "", tagger, level, linker)
-        except Exception as exc:  # one bad article must not sink the batch
-            failures.append(
-                Failure(
-                    art.url,
-                    art.source,
-                    "tag",
-                    f"{type(exc).__name__}: {exc}",
-                    art.attempts,
-                    art.run_id,
-                    datetime.now(UTC),
-                )
-            )
-            continue
-        done.append(art)
+            tags: list[list[list[str]]] | None = tag_docs(tagger, [d.words for _, d in docs])
+        except Exception:
+            tags = None
+        for k, (art, doc) in enumerate(docs):
+            try:
+                mine = tags[k] if tags is not None else tag_docs(tagger, [doc.words])[0]
+                art.entities = entities_of(doc, mine, tagger, level, linker)
+            except Exception as exc:
+                failures.append(_failure(art, exc))
+                continue
+            done.append(art)
     return done, failures
+
+
+def _failure(art: Article, exc: Exception) -> Failure:
+    return Failure(
+        art.url,
+        art.source,
+        "tag",
+        f"{type(exc).__name__}: {exc}",
+        art.attempts,
+        art.run_id,
+        datetime.now(UTC),
+    )

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
+from marsad import entities
 from marsad.entities import find_entities, spans_from_bio, tag_articles
 from marsad.linking import load_linker
 from marsad.ner.backends import load_default_tagger, tagger_for
@@ -134,3 +135,50 @@ def test_mentions_carry_no_conjunction() -> None:
     assert all(text[e.start : e.end] == e.text for e in ents)
     assert not any(e.text.startswith("و") for e in ents)
     assert {"بغداد", "سامراء"} <= {e.text for e in ents if e.label == "LOC"}
+
+
+class BatchTagger(FlakyTagger):
+    """Tags documents in one pass, as the bundled tagger does; the pass fails as a whole."""
+
+    def __init__(self) -> None:
+        self.passes: list[int] = []
+
+    def tag_docs(self, docs: Sequence[Sequence[Sequence[str]]]) -> list[list[list[str]]]:
+        self.passes.append(len(docs))
+        return [self.tag(d) for d in docs]
+
+
+def _articles(texts: Sequence[str]) -> list[Article]:
+    now = datetime.now(UTC)
+    return [Article(f"https://a.example/{i}", "s", now, text=t) for i, t in enumerate(texts)]
+
+
+def test_a_failed_batch_pass_is_retried_article_by_article() -> None:
+    arts = _articles(["زار الوفد العراق.", "كسر الوفد القاعدة.", "زار الوفد بغداد."])
+    tagger = BatchTagger()
+    done, failed = tag_articles(arts, tagger=tagger)
+    assert tagger.passes == [3, 1, 1, 1]  # one pass for the chunk, then one per article
+    assert done == [arts[0], arts[2]]
+    assert [e.text for e in arts[2].entities] == ["بغداد"]
+    assert [(f.url, f.error) for f in failed] == [(arts[1].url, "RuntimeError: tagger broke")]
+
+
+def test_articles_are_tagged_in_chunks_read_lazily() -> None:
+    texts = ["زار الوفد العراق." * 40] * 7  # 680 characters each
+    read: list[int] = []
+
+    def stream() -> Iterator[Article]:
+        for i, art in enumerate(_articles(texts)):
+            read.append(i)
+            yield art
+
+    chunks = entities.chunks(stream(), chars=2000)
+    first = next(chunks)
+    assert len(first) == 3 and read == [0, 1, 2]  # no article read past the first chunk
+    assert [len(c) for c in chunks] == [3, 1]
+    tagger = BatchTagger()
+    done, failed = tag_articles(_articles(texts), tagger=tagger)
+    assert len(done) == 7 and not failed
+    assert tagger.passes == [7]  # 4,760 characters: one pass under the default chunk size
+    assert all(len(a.entities) == 40 for a in done)
+

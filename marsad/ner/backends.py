@@ -16,6 +16,16 @@ class Tagger(Protocol):
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]: ...
 
 
+def tag_docs(tagger: Tagger, docs: Sequence[Sequence[Sequence[str]]]) -> list[list[list[str]]]:
+    """Labels of several documents (each a list of sentences): in one pass where the tagger
+    batches documents (the bundled `marsad.ner.model.Tagger.tag_docs`), else a `tag` call each."""
+    batched = getattr(tagger, "tag_docs", None)
+    if batched is not None:
+        out: list[list[list[str]]] = batched(docs)
+        return out
+    return [tagger.tag(doc) for doc in docs]
+
+
 @cache
 def load_default_tagger(neural: bool = True) -> Tagger:
     """The bundled statistical model if installed, else the rule tagger; once per process.

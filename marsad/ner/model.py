@@ -85,18 +85,34 @@ class Tagger:
         with self._lock:  # pycrfsuite and the type caches are stateful: one tag() at a time
             return self._tag(sentences)
 
+    def tag_docs(self, docs: Sequence[Sequence[Sequence[str]]]) -> list[list[list[str]]]:
+        """`tag` of each document (its sentences), the models run once over the sentences of
+        them all: a batch of articles shares one pass of the network's recurrence, one
+        forward-backward and one Viterbi (one step per position of the longest sentence
+        instead of per article). The repeat pass stays within each document."""
+        with self._lock:
+            labels = self._tag_sentences([s for doc in docs for s in doc])
+            out: list[list[list[str]]] = []
+            start = 0
+            for doc in docs:
+                mine, start = labels[start : start + len(doc)], start + len(doc)
+                if self.repeat_pass and len(doc) > 1:
+                    self._tag_repeats(doc, mine)
+                out.append(mine)
+            return out
+
     def _tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        crf = self._crf
-        feats = self.featurizer.sentence
-        if self.neural is None:
-            labels = [crf.tag(feats(s)) if s else [] for s in sentences]
-        else:
-            labels = (
-                self._tag_fast(sentences) if self._scorer is not None else self._tag_ref(sentences)
-            )
+        labels = self._tag_sentences(sentences)
         if self.repeat_pass and len(sentences) > 1:
             self._tag_repeats(sentences, labels)
         return labels
+
+    def _tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Labels of each sentence on its own, before the repeat pass."""
+        if self.neural is None:
+            crf, feats = self._crf, self.featurizer.sentence
+            return [crf.tag(feats(s)) if s else [] for s in sentences]
+        return self._tag_fast(sentences) if self._scorer is not None else self._tag_ref(sentences)
 
     def _tag_ref(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """The ensemble as trained: pycrfsuite marginals, the network on every sentence."""
