@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from marsad.heap import keep_for_life
 from marsad.record import Entity
 from marsad.text.arabic import WORD_MARKS, normalise, token_spans, token_words
 from marsad.text.clitics import PROCLITIC_LETTERS, clitic_variants
@@ -150,4 +151,6 @@ def merge(
 @cache
 def load_linker(path: str | None = None) -> Linker:
     """The linker for a watchlist file (the shipped one for None), built once per process."""
-    return Linker(load_watchlist(path))
+    linker = Linker(load_watchlist(path))
+    keep_for_life()
+    return linker

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from marsad.heap import keep_for_life
 from marsad.record import Entity
 from marsad.text.arabic import normalise
 from marsad.text.clitics import clitic_variants
@@ -52,7 +53,9 @@ def gazetteer() -> Gazetteer:
         lat, lon = (float(r["lat"]), float(r["lon"])) if r["lat"] else (None, None)
         place = Place(r["country"], lat, lon, int(r["population"]), r["kind"], r["name"])
         out.setdefault(r["key"], []).append(place)
-    return {k: tuple(sorted(v, key=lambda p: -p.population)) for k, v in out.items()}
+    gaz = {k: tuple(sorted(v, key=lambda p: -p.population)) for k, v in out.items()}
+    keep_for_life()
+    return gaz
 
 
 def _spellings(norm: str) -> Iterator[str]:

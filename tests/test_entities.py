@@ -182,3 +182,21 @@ def test_articles_are_tagged_in_chunks_read_lazily() -> None:
     assert tagger.passes == [7]  # 4,760 characters: one pass under the default chunk size
     assert all(len(a.entities) == 40 for a in done)
 
+
+def test_loaded_models_are_frozen_and_later_garbage_still_collected() -> None:
+    import gc
+    import weakref
+
+    load_default_tagger()
+    load_linker()
+    assert gc.get_freeze_count() > 100_000  # the models and what they import, walked never
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # type: ignore[attr-defined]
+    gone = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert gone() is None  # a cycle made after the freeze is freed as before

@@ -190,7 +190,7 @@ def test_settled_leaves_close_calls_open() -> None:
     assert settled(np.zeros((0, len(LABELS))), 0.7) == []
 
 
-def _plain_type_feats(fz: Featurizer, token: str) -> tuple[list[str], ...]:
+def _plain_type_feats(fz: Featurizer, token: str) -> tuple[tuple[str, ...], ...]:
     """`Featurizer._type_feats` as first written (no shortcuts): the attributes the CRF was
     trained on, which the faster version must reproduce string for string."""
     res = fz.res
@@ -230,7 +230,7 @@ def _plain_type_feats(fz: Featurizer, token: str) -> tuple[list[str], ...]:
     if fz.keep is not None:
         own = [f for f in own if f in fz.keep]
         views = tuple([f for f in view if f in fz.keep] for view in views)
-    return (own, *views, [n, stem])
+    return (tuple(own), *map(tuple, views), (n, stem))
 
 
 # clitic and article forms, digits, Latin, diacritics, a one-letter word, punctuation

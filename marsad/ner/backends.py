@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Protocol
 
+from marsad.heap import keep_for_life
 from marsad.ner.rules import RuleTagger
 
 BACKENDS = ("crf", "rules", "camel-bert")
@@ -44,6 +45,7 @@ def load_default_tagger(neural: bool = True) -> Tagger:
         import torch
 
         torch.set_num_threads(1)
+    keep_for_life()
     return tagger
 
 

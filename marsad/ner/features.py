@@ -51,6 +51,9 @@ _AFFIXES = tuple((k, f"p{k}=", f"x{k}=", f"sp{k}=", f"sx{k}=") for k in (1, 2, 3
 _CL = tuple(f"c{i}=" for i in range(16))  # clusters have 3 levels (clusters.py)
 _SCL = tuple(f"sc{i}=" for i in range(16))
 _CLITIC_FIRST = frozenset(p[:1] for p in _PROCLITICS)
+# A word type's attributes: its own, then the views it gives neighbours at -2, -1, +1, +2,
+# then (normalised word, clitic-stripped stem).
+TypeFeats = tuple[tuple[str, ...], ...]
 
 
 class Featurizer:
@@ -69,7 +72,9 @@ class Featurizer:
         self.res = res
         self.keep = keep
         self.context = context
-        self._cache: dict[str, tuple[list[str], ...]] = {}
+        # Tuples of strings, never lists: the collector stops tracking them, so a full cache
+        # (tens of thousands of types) costs its full collections nothing.
+        self._cache: dict[str, TypeFeats] = {}
         self._cache_size = cache_size
 
     @property
@@ -87,7 +92,7 @@ class Featurizer:
             a.split(":", 1)[1] for a in keep or () if a.startswith(prefixes)
         )
 
-    def _type_feats(self, token: str) -> tuple[list[str], ...]:
+    def _type_feats(self, token: str) -> TypeFeats:
         """Own features plus pre-prefixed views of this word for each neighbour offset."""
         res = self.res
         n = fold_token(token)
@@ -145,9 +150,9 @@ class Featurizer:
                 )
             else:
                 views = ([], [], [], [])
-        return (own, *views, [n, stem])
+        return (tuple(own), *map(tuple, views), (n, stem))
 
-    def type_feats(self, token: str) -> tuple[list[str], ...]:
+    def type_feats(self, token: str) -> TypeFeats:
         """Cached `_type_feats`; the cache is reset when full rather than tracked LRU."""
         hit = self._cache.get(token)
         if hit is None:
@@ -193,15 +198,16 @@ class Featurizer:
         cache = self._cache
         per = [cache.get(t) or self.type_feats(t) for t in tokens]
         n = len(per)
-        empty: list[str] = []
         out: list[list[str]] = []
         for i, feats in enumerate(per):
             out.append(
-                feats[0]
-                + (per[i - 2][1] if i >= 2 else empty)
-                + (per[i - 1][2] if i >= 1 else ["BOS"])
-                + (per[i + 1][3] if i + 1 < n else ["EOS"])
-                + (per[i + 2][4] if i + 2 < n else empty)
+                [
+                    *feats[0],
+                    *(per[i - 2][1] if i >= 2 else ()),
+                    *(per[i - 1][2] if i >= 1 else ("BOS",)),
+                    *(per[i + 1][3] if i + 1 < n else ("EOS",)),
+                    *(per[i + 2][4] if i + 2 < n else ()),
+                ]
             )
         forms = [f[5] for f in per]
         if self.context:
