@@ -10,12 +10,14 @@ word type, `marsad/ner/recurrence.py`). Two workloads:
   as `marsad ner evaluate` does: tokens per CPU second, cold (first call after loading, empty
   caches) and warm (best of 3 re-tags), and micro F1;
 - articles as the pipeline tags them (the throughput bench's pages, extracted and split into
-  sentences by marsad, one `tag()` call per article): CPU ms per article, cold (first pass)
-  and warm (second pass over the same articles), and whether the labels equal the reference.
+  sentences by marsad, one `tag()` call per article, and in the last row `tag_docs` over
+  `--batch` articles at a time, as the tag stage does since issue 17's batching): CPU ms per
+  article, cold (first pass) and warm (second pass over the same articles), and whether the
+  labels equal the reference.
 
 torch runs on one thread.
 
-    python bench/ner_speed.py [--file PATH] [--articles N]
+    python bench/ner_speed.py [--file PATH] [--articles N] [--batch 30]
 """
 
 from __future__ import annotations
@@ -66,10 +68,21 @@ def article_docs(n: int) -> Docs:
     return docs
 
 
+def _tag_articles(tagger: Tagger, docs: Docs, batch: int) -> list[list[list[str]]]:
+    """Each article's labels: one `tag` call per article (batch 0), as before issue 17's
+    batching, or `tag_docs` over `batch` articles at a time, as the tag stage now does."""
+    if not batch:
+        return [tagger.tag(d) for d in docs]
+    return [
+        labs for k in range(0, len(docs), batch) for labs in tagger.tag_docs(docs[k : k + batch])
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", type=Path, default=DEFAULT)
     ap.add_argument("--articles", type=int, default=200, help="benchmark pages to tag (0: none)")
+    ap.add_argument("--batch", type=int, default=30, help="articles per tag_docs call (last row)")
     args = ap.parse_args()
     import torch
 
@@ -83,10 +96,11 @@ def main() -> None:
     print(f"test file: {n} tokens; articles: {len(docs)} ({ntok} tokens)")
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     ref_labels: list[list[list[str]]] | None = None
-    for name, neural, fast in (
-        ("CRF only", False, True),
-        ("ensemble, reference (fast=False)", True, False),
-        ("ensemble, fast (default)", True, True),
+    for name, neural, fast, batch in (
+        ("CRF only", False, True, 0),
+        ("ensemble, reference (fast=False)", True, False, 0),
+        ("ensemble, fast (default)", True, True, 0),
+        (f"ensemble, fast, tag_docs x{args.batch}", True, True, args.batch),
     ):
         load, tagger = _cpu(lambda: Tagger(DATA_DIR, neural=neural, fast=fast))  # noqa: B023
         cold, pred = _cpu(lambda: tagger.tag(tokens))  # noqa: B023
@@ -98,8 +112,8 @@ def main() -> None:
         )
         if not docs:
             continue
-        a_cold, labels = _cpu(lambda: [tagger.tag(d) for d in docs])  # noqa: B023
-        a_warm, _ = _cpu(lambda: [tagger.tag(d) for d in docs])  # noqa: B023
+        a_cold, labels = _cpu(lambda: _tag_articles(tagger, docs, batch))  # noqa: B023
+        a_warm, _ = _cpu(lambda: _tag_articles(tagger, docs, batch))  # noqa: B023
         same = ""
         if neural and ref_labels is None:
             ref_labels = labels
