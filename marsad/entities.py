@@ -86,7 +86,7 @@ def add_titles(
 
 
 # Text tagged in one pass of the models (about 22k tokens): bounds the packed arrays of a pass
-# (the network's gate inputs are ~2 kB a token) whatever the batch size.
+# (the network's gate inputs and states, ~6 kB a token it reads) whatever the batch size.
 CHUNK_CHARS = 120_000
 
 
