@@ -74,6 +74,43 @@ def test_the_title_is_kept_outside_the_name(found: dict[str, list[Entity]], key:
         assert before.endswith(person.title)
 
 
+# An office held in a named body: the body belongs to the title, tagged or not; the title
+# words of the second round (المتحدث، المبعوث); and two that are no title.
+OFFICE_TEXTS = {
+    "secretary": (
+        "وقال الأمين العام لمجلس التعاون الخليجي جاسم البديوي إن القمة ناجحة .",
+        ("جاسم البديوي", "الأمين العام لمجلس التعاون الخليجي"),
+    ),
+    "un": (
+        "وصرح الأمين العام للأمم المتحدة أنطونيو غوتيريش بأن الوضع خطير .",
+        ("أنطونيو غوتيريش", "الأمين العام للأمم المتحدة"),
+    ),
+    "spokesman": (
+        "وأكد المتحدث باسم وزارة الخارجية الأمريكية ماثيو ميلر أن المحادثات مستمرة .",
+        ("ماثيو ميلر", "المتحدث باسم وزارة الخارجية الأمريكية"),
+    ),
+    "premier": (
+        "قال رئيس مجلس الوزراء العراقي محمد شياع السوداني إن الحكومة ماضية .",
+        ("محمد شياع السوداني", "رئيس مجلس الوزراء العراقي"),
+    ),
+    "envoy": (
+        "وقال المبعوث الأممي هانس غروندبرغ إن الهدنة صامدة .",
+        ("هانس غروندبرغ", "المبعوث الأممي"),
+    ),
+    "audience": ("وقال الرئيس للصحفيين محمد إن الوضع جيد .", ("محمد", None)),
+    "members": ("التقى أعضاء مجلس الشورى محمد الفلاني أمس .", ("محمد الفلاني", None)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(OFFICE_TEXTS))
+def test_an_office_in_a_named_body_is_the_title(tagger: Tagger, key: str) -> None:
+    text, want = OFFICE_TEXTS[key]
+    person = _person(find_entities(text, tagger, linker=load_linker()))
+    assert (person.text, person.title) == want
+    if person.title is not None:
+        assert text[: person.start].rstrip().endswith(person.title)
+
+
 def test_other_labels_have_no_title(found: dict[str, list[Entity]]) -> None:
     others = [e for ents in found.values() for e in ents if e.label != "PERS"]
     assert ("القاهرة", "LOC") in [(e.text, e.label) for e in others]

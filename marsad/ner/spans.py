@@ -69,6 +69,10 @@ TITLES = _folded(
         "فخامة",
         "معالي",
         "سعادة",
+        "المتحدث",
+        "الناطق",
+        "المبعوث",
+        "المندوب",
     ]
 )
 # Office heads whose next definite word is the office (وزير الخارجية، ولي العهد).
@@ -80,6 +84,28 @@ PLACE_TRIGGERS = _folded(["محافظة", "مدينة", "حي", "قضاء", "ن�
 GEO_HEADS = _folded(["مضيق", "خليج", "جبل", "نهر", "بحر", "بحيرة", "جزيرة", "جزر", "وادي", "صحراء"])
 # Heads of organisation names ANERcorp leaves O (وزارة 43/43, وكالة 12 O vs 3 ORG).
 ORG_HEADS = _folded(["وزارة", "وكالة", "هيئة", "جامعة"])
+# Bodies an office is held in, for a title that names one (الأمين العام لمجلس التعاون).
+BODY_HEADS = ORG_HEADS | _folded(
+    [
+        "مجلس",
+        "منظمة",
+        "أمم",
+        "اتحاد",
+        "حلف",
+        "صندوق",
+        "بنك",
+        "مركز",
+        "حركة",
+        "حزب",
+        "جيش",
+        "قوات",
+        "محكمة",
+        "لجنة",
+        "مفوضية",
+        "رئاسة",
+        "أركان",
+    ]
+)
 _STOP = _folded(
     [
         "في",
@@ -177,10 +203,35 @@ def title_before(tokens: Sequence[str], start: int) -> int:
     return i
 
 
+def _body_word(token: str) -> bool:
+    """Whether a word names a body (مجلس، لمجلس، للأمم، الجيش، بالبنك ...)."""
+    f = fold_token(token)
+    return any(v in BODY_HEADS for v in (f, f[1:], f[2:], f[3:]))
+
+
+def office_of_body(tokens: Sequence[str], labels: Sequence[str], start: int) -> int:
+    """Where an office held in a named body begins when it ends just before `start`
+    (الأمين العام لمجلس التعاون الخليجي، المتحدث باسم وزارة الخارجية، رئيس مجلس الوزراء
+    العراقي), else `start`. The body (up to 4 words, tagged or not, never a person) must
+    follow a title or office directly, or after باسم."""
+    for k in range(start - 1, max(start - 4, 0) - 1, -1):
+        f = fold_token(tokens[k])
+        if f in _STOP or not f.isalpha() or labels[k][2:] == "PERS":
+            return start
+        if _body_word(tokens[k]):
+            head = k - 1 if k > 0 and fold_token(tokens[k - 1]) == "باسم" else k
+            first = title_before(tokens, head)
+            return first if first < head else start
+    return start
+
+
 def title_start(tokens: Sequence[str], labels: Sequence[str], start: int) -> int:
     """`title_before`, kept to the untagged words: a title word inside another entity
-    (جامعة الملك ...) belongs to that entity, not to the name after it."""
+    (جامعة الملك ...) belongs to that entity, not to the name after it; failing that, an
+    office held in a named body (`office_of_body`), which may be tagged as written."""
     first = title_before(tokens, start)
+    if first == start:
+        return office_of_body(tokens, labels, start)
     tagged = [k for k in range(first, start) if labels[k] != "O"]
     if tagged:  # again after the last tagged word: the run must still begin with a title
         cut = tagged[-1] + 1
