@@ -111,6 +111,11 @@ _DATE_PARAMS: dict[str, Any] = {
     "original_date": True,
     "deferred_url_extractor": True,  # the page's own date (with its time) before the URL's
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    # htmldate refuses a date after its max_date (by default today) and then reads the same
+    # string again for a year and month, so a page dated later this month came out as the 1st
+    # of the month (seen on 1 December with a page dated the 31st). Let any date through and
+    # let `plausible` (today + FUTURE_SLACK) refuse the future whole.
+    "max_date": "2099-12-31",
 }
 # /2020/08/24/, /2020-06-03-, _20200317 at the start of a path segment (y, m, d).
 _URL_DATE_RE = re.compile(

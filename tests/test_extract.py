@@ -17,6 +17,7 @@ from marsad.extract import (
     date_from_url,
     extract_articles,
     extract_html,
+    extract_text,
     parse_date,
     plausible,
 )
@@ -220,6 +221,18 @@ def _meta_date(iso: str) -> str:
 
 
 _BODY = [f"فقرة رقم {i} من الخبر، فيها ما يكفي من الكلام ليعدّ نصاً رئيسياً." for i in range(6)]
+
+
+@pytest.mark.parametrize("day", ["2098-03-17", "2098-03-01"])
+def test_a_future_page_date_comes_back_whole_for_plausible_to_refuse(day: str) -> None:
+    """htmldate cut a date after its max_date to the 1st of its month, which passed as
+    plausible on the 1st (a page dated 31 December read as 1 December): whatever the
+    calendar says today, the page's own date must come back whole, then be refused."""
+    html = _article(_BODY, _meta_date(f"{day}T10:30:00+00:00"))
+    meta, _ = extract_text(html, "https://news.example/2021/05/06/title")
+    assert meta.date is not None and meta.date.startswith(f"{day}T10:30:00")
+    ex = extract_html(html, "https://news.example/2021/05/06/title")
+    assert (ex.published_at, ex.date_source) == (datetime(2021, 5, 6, tzinfo=UTC), "url")
 
 
 def test_page_date_in_the_future_falls_back_to_the_url_date() -> None:
