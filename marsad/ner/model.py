@@ -82,15 +82,14 @@ class Tagger:
         also tagged where the CRF missed a repeat of it (news repeats names, often with less
         context the second time).
         """
-        with self._lock:  # pycrfsuite and the type caches are stateful: one tag() at a time
-            return self._tag(sentences)
+        return self.tag_docs([sentences])[0]
 
     def tag_docs(self, docs: Sequence[Sequence[Sequence[str]]]) -> list[list[list[str]]]:
         """`tag` of each document (its sentences), the models run once over the sentences of
         them all: a batch of articles shares one pass of the network's recurrence, one
         forward-backward and one Viterbi (one step per position of the longest sentence
         instead of per article). The repeat pass stays within each document."""
-        with self._lock:
+        with self._lock:  # pycrfsuite and the type caches are stateful: one call at a time
             labels = self._tag_sentences([s for doc in docs for s in doc])
             out: list[list[list[str]]] = []
             start = 0
@@ -100,12 +99,6 @@ class Tagger:
                     self._tag_repeats(doc, mine)
                 out.append(mine)
             return out
-
-    def _tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        labels = self._tag_sentences(sentences)
-        if self.repeat_pass and len(sentences) > 1:
-            self._tag_repeats(sentences, labels)
-        return labels
 
     def _tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Labels of each sentence on its own, before the repeat pass."""

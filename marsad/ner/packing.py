@@ -35,10 +35,6 @@ class Packing:
     row: np.ndarray
     step: np.ndarray
 
-    @property
-    def width(self) -> int:
-        return len(self.active)
-
     def steps(self) -> list[tuple[int, int]]:
         """(first slot, number of sentences) of each step, as plain ints for Python loops."""
         return list(zip(self.offs[:-1].tolist(), self.active.tolist(), strict=True))
