@@ -38,23 +38,28 @@ class GateLSTM:
             [w["bias_ih_l0"] + w["bias_hh_l0"], w["bias_ih_l0_reverse"] + w["bias_hh_l0_reverse"]]
         )
         ph = phrase.weight.detach() @ w_ih[:, :, self.type_dim :].transpose(1, 2)  # 2 x P x 4h
-        self._phrase = (ph + bias[:, None, :]).transpose(0, 1).contiguous()  # P x 2 x 4h
+        ph = (ph + bias[:, None, :]).transpose(0, 1)  # P x 2 x 4h
+        # Most tokens have no phrase tag (id 0): its row and the biases go into each type's
+        # cached row, and a tagged token adds the difference from row 0.
+        self._phrase0 = ph[0].clone()
+        self._phrase_delta = (ph - ph[0]).contiguous()
         self._w_hh = torch.stack([w["weight_hh_l0"], w["weight_hh_l0_reverse"]])
         self._w_hh = self._w_hh.transpose(1, 2).contiguous()  # 2 x h x 4h
-        # Gates i, f, o take a sigmoid and g a tanh = 2·sigmoid(2x) − 1; with every gate
-        # column scaled by −1 (i, f, o) or −2 (g), one exp and one reciprocal give all four
-        # (exp is ~2× cheaper than torch's sigmoid here, and tanh costs more than sigmoid).
-        scale = torch.full((4 * h,), -1.0)
-        scale[2 * h : 3 * h] = -2.0
+        # Gate g takes a tanh = 2·sigmoid(2x) − 1: its columns are doubled, so one in-place
+        # sigmoid over the four gates gives them all (tanh costs more than sigmoid here).
+        scale = torch.ones(4 * h)
+        scale[2 * h : 3 * h] = 2.0
         self._w_type *= scale
-        self._phrase *= scale
+        self._phrase0 *= scale
+        self._phrase_delta *= scale
         self._w_hh *= scale
         ow = out.weight.detach()
         self._out = (ow[:, :h].T.contiguous(), ow[:, h:].T.contiguous(), out.bias.detach())
 
     def type_gates(self, type_vecs: torch.Tensor) -> torch.Tensor:
-        """n x 2 x 4h: each type's share of the gate pre-activations, both directions."""
-        return torch.einsum("nd,kdg->nkg", type_vecs, self._w_type)
+        """n x 2 x 4h: each type's share of the gate pre-activations, both directions, with
+        the biases and the no-phrase row added."""
+        return torch.einsum("nd,kdg->nkg", type_vecs, self._w_type).add_(self._phrase0)
 
     @torch.inference_mode()
     def probs(
@@ -73,22 +78,25 @@ class GateLSTM:
         # sentence reversed, so a sentence leaves the batch when it ends in both.
         fwd = torch.from_numpy(pk.src)
         bwd = torch.from_numpy(pk.starts[pk.row] + pk.lens[pk.row] - 1 - pk.step)
-        ph = self._phrase
         gates = torch.empty(2, len(fwd), 4 * h)
-        torch.add(table[flat_rows[fwd], 0], ph[flat_ph[fwd], 0], out=gates[0])
-        torch.add(table[flat_rows[bwd], 1], ph[flat_ph[bwd], 1], out=gates[1])
+        torch.index_select(table[:, 0], 0, flat_rows[fwd], out=gates[0])
+        torch.index_select(table[:, 1], 0, flat_rows[bwd], out=gates[1])
+        tagged = torch.stack([flat_ph[fwd], flat_ph[bwd]])
+        side, slot = tagged.nonzero(as_tuple=True)
+        gates[side, slot] += self._phrase_delta[tagged[side, slot], side]
         out = torch.empty(2, len(fwd), h)
         steps = pk.steps()
         hid = torch.zeros(2, steps[0][1], h)
         cell = torch.zeros(2, steps[0][1], h)
         w_hh = self._w_hh
         for lo, k in steps:
-            z = torch.baddbmm(gates[:, lo : lo + k], hid[:, :k], w_hh).exp_().add_(1.0)
-            z.reciprocal_()  # sigmoid of i, f, o and of 2x for g
-            g = z[..., 2 * h : 3 * h].mul(2.0).sub_(1.0)
-            cell = torch.addcmul(z[..., h : 2 * h] * cell[:, :k], z[..., :h], g)
-            tanh = cell.mul(-2.0).exp_().add_(1.0).reciprocal_().mul_(2.0).sub_(1.0)
-            hid = torch.mul(z[..., 3 * h :], tanh, out=out[:, lo : lo + k])
+            z = torch.baddbmm(gates[:, lo : lo + k], hid[:, :k], w_hh).sigmoid_()
+            i, o = z[..., :h], z[..., 3 * h :]
+            # c = f·c + i·(2·s_g − 1) and h = o·(2·sigmoid(2c) − 1), as in-place steps
+            cell = torch.mul(z[..., h : 2 * h], cell[:, :k]).sub_(i)
+            cell.addcmul_(i, z[..., 2 * h : 3 * h], value=2.0)
+            hid = torch.mul(o, torch.mul(cell, 2.0).sigmoid_(), out=out[:, lo : lo + k])
+            hid.mul_(2.0).sub_(o)
         n = len(fwd)
         h_fwd = torch.empty(n, h)
         h_bwd = torch.empty(n, h)
