@@ -18,7 +18,7 @@ from typing import Any
 from marsad.heap import keep_for_life
 from marsad.record import Entity
 from marsad.text.arabic import WORD_MARKS, normalise, token_spans, token_words
-from marsad.text.clitics import PROCLITIC_LETTERS, clitic_variants
+from marsad.text.clitics import clitic_variants
 from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
 
 _END = ""  # trie key marking "an alias ends here" (never a token)
@@ -44,6 +44,8 @@ class Linker:
         self._trie: Trie = {}
         for key, entry in watchlist.keys.items():
             self._add(key, entry)
+        # per word: the (stripped, core) readings whose core opens an alias (most: none)
+        self._openers: dict[str, tuple[tuple[int, str], ...]] = {}
         self.names = {e.id: display_names(e) for e in watchlist.entries}
         self.entries = {e.id: e for e in watchlist.entries}  # by id, for marsad.places
 
@@ -57,17 +59,18 @@ class Linker:
         norm = normalise(text, "aggressive")
         words = token_words(norm.text)
         spans: list[tuple[int, int]] | None = None  # offsets, once a match needs them
-        trie = self._trie
         out: list[Match] = []
         i = 0
+        openers = self._openers
         while i < len(words):
-            if words[i] not in trie and words[i][:1] not in PROCLITIC_LETTERS:
-                i += 1  # the common case, without a call
+            readings = openers.get(words[i])
+            if readings is None:
+                readings = self._readings(words[i])
+            if not readings:
+                i += 1  # the common case: a word no alias starts with, in any reading
                 continue
             best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)
-            for stripped, core in clitic_variants(words[i]):
-                if core not in trie:
-                    continue
+            for stripped, core in readings:
                 found = self._longest(core, words, i + 1)
                 if found and (best is None or found[0] > best[0]):
                     best = (found[0], stripped, found[1])
@@ -82,6 +85,16 @@ class Linker:
             out.append(Match(start, end, norm.to_original(spans[i][0]), entry))
             i = end_tok
         return out
+
+    def _readings(self, word: str) -> tuple[tuple[int, str], ...]:
+        """The ways of reading `word` (proclitics off) that start an alias; kept per word,
+        since news repeats its words (the memo is emptied when large)."""
+        trie = self._trie
+        found = tuple((s, core) for s, core in clitic_variants(word) if core in trie)
+        if len(self._openers) >= 200_000:
+            self._openers = {}
+        self._openers[word] = found
+        return found
 
     def _longest(self, first: str, words: Sequence[str], nxt: int) -> tuple[int, WatchEntry] | None:
         node = self._trie.get(first)
