@@ -11,7 +11,7 @@ gets a display `name` (`name_entities`) and, for a person, the `title` said befo
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from marsad.linking import Linker, load_linker
 from marsad.ner.backends import Tagger, tag_docs, tagger_for
 from marsad.ner.conll import spans
-from marsad.ner.spans import display_labels, title_clitic_chars, title_start
+from marsad.ner.spans import display_labels, title_clitic_chars, title_span, title_start
 from marsad.places import resolve_places
 from marsad.record import Article, Entity, Failure
 from marsad.settings import Settings
@@ -67,21 +67,39 @@ def spans_from_bio(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple
 
 
 def add_titles(
-    text: str, sents: Sequence[Sequence[Token]], labels: Sequence[Sequence[str]], ents: list[Entity]
+    text: str,
+    sents: Sequence[Sequence[Token]],
+    labels: Sequence[Sequence[str]],
+    ents: list[Entity],
+    level: str = "aggressive",
 ) -> list[Entity]:
     """Give each PERS mention its `title`, in place: the titles and offices just before it in
-    its sentence, as written. The shown spans leave them out; a reader still wants them."""
+    its sentence, as written. The shown spans leave them out; a reader still wants them.
+
+    A mention that itself begins with titles (a watchlist alias such as الملك عبد الله الثاني
+    or ولي العهد السعودي الأمير محمد بن سلمان) is cut to the name as the tagger's spans are,
+    and its title words join the title."""
     firsts = [s[0].start if s else -1 for s in sents]
     for e in ents:
         k = bisect_right(firsts, e.start) - 1
         if e.label != "PERS" or k < 0:
             continue
         sent = sents[k]
-        i = bisect_right([t.start for t in sent], e.start) - 1  # the name's first token
-        first = title_start([t.text for t in sent], labels[k], i) if i > 0 else i
+        starts = [t.start for t in sent]
+        words = [t.text for t in sent]
+        i = bisect_right(starts, e.start) - 1  # the mention's first token
+        cut = title_span(words, i, bisect_left(starts, e.end))
+        begin = e.start
+        if cut:
+            e.start = sent[i + cut].start
+            e.text = text[e.start : e.end]
+            e.norm = normalise(e.text, level).text
+        first = title_start(words, labels[k], i) if i > 0 else i
         if first < i:
             begin = sent[first].start + title_clitic_chars(sent[first].text)
-            e.title = text[begin : sent[i - 1].end]
+        elif not cut:
+            continue
+        e.title = text[begin : sent[i + cut - 1].end]
     return ents
 
 
@@ -133,7 +151,7 @@ def entities_of(
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))
     linked = linker.link(text, out, level) if linker is not None else out
-    ents = name_entities(add_titles(text, sents, labels, linked), linker)
+    ents = name_entities(add_titles(text, sents, labels, linked, level), linker)
     return resolve_places(ents, linker.entries if linker is not None else None)
 
 

@@ -168,7 +168,8 @@ def title_span(tokens: Sequence[str], start: int, end: int) -> int:
     """How many leading tokens of the span [start, end) are a title or office, not the name.
 
     The name keeps at least one token; an office head takes its definite complement with it
-    (ولي العهد، وزير الخارجية), then further titles may follow (ولي العهد الأمير ...).
+    (ولي العهد، وزير الخارجية), then further titles may follow (ولي العهد الأمير ...), and a
+    nationality after a title belongs to it, as in `title_before` (ولي العهد السعودي الأمير).
     """
     i = start
     while i < end - 1:
@@ -177,6 +178,8 @@ def title_span(tokens: Sequence[str], start: int, end: int) -> int:
             i += 1
         elif core in OFFICES:
             i += 2 if i + 2 < end and _definite(tokens[i + 1]) else 1
+        elif i > start and _nisba(tokens[i]):
+            i += 1
         else:
             break
     return i - start
