@@ -5,7 +5,14 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.text.arabic import _fold_char, normalise, normalise_articles, sentences, tokenize
+from marsad.text.arabic import (
+    Token,
+    _fold_char,
+    normalise,
+    normalise_articles,
+    sentences,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +114,40 @@ def test_sentences_split_on_punctuation_and_newlines() -> None:
         ["سطر"],
         ["سطر", "آخر"],
     ]
+
+
+def _sentences_token_by_token(tokens: list[Token], text: str, max_len: int) -> list[list[Token]]:
+    """The rule, read token by token: a sentence ends after an end mark, after a token with a
+    newline between it and the next token, or at `max_len` tokens."""
+    out: list[list[Token]] = []
+    cur: list[Token] = []
+    for i, tok in enumerate(tokens):
+        cur.append(tok)
+        gap = text[tok.end : tokens[i + 1].start] if i + 1 < len(tokens) else ""
+        if tok.text in {".", "!", "?", "؟", "…"} or "\n" in gap or len(cur) >= max_len:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+SENTENCE_TEXTS = st.lists(
+    st.sampled_from(
+        ["كتب", "ab", " ", "  ", "\n", "\n\n", ".", "؟", "…", "!", "،", "\t", "\u200f"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SENTENCE_TEXTS, st.integers(1, 6))
+def test_sentences_follow_the_rule_token_by_token(text: str, max_len: int) -> None:
+    """`sentences` finds boundaries per end mark and per newline; the result is the rule's."""
+    toks = tokenize(text)
+    got = sentences(toks, text, max_len)
+    assert got == _sentences_token_by_token(toks, text, max_len)
+    assert [t for s in got for t in s] == toks and all(0 < len(s) <= max_len for s in got)
 
 
 @settings(max_examples=200, deadline=None)

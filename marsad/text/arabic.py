@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from itertools import chain
 from typing import NamedTuple
 
@@ -240,7 +240,8 @@ def tokenize(text: str) -> list[Token]:
 
     Only multi-code-point emoji sequences differ: camel keeps 👍🏽 whole, we split it.
     """
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    new = tuple.__new__  # Token's own __new__ is a Python function: a call per token more
+    return [new(Token, (m.group(), m.start(), m.end())) for m in _TOKEN_RE.finditer(text)]
 
 
 _SENT_END = {".", "!", "?", "؟", "\n", "…"}
@@ -257,21 +258,29 @@ def token_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentences(tokens: list[Token], text: str, max_len: int = 120) -> list[list[Token]]:
-    """Group tokens into sentences on end punctuation or newlines; bounded length for the tagger."""
+    """Group tokens into sentences on end punctuation or newlines; bounded length for the tagger.
+
+    A sentence ends after an end mark, after the last token before a newline, and after
+    `max_len` tokens without either. The boundaries are found per end mark and per newline
+    rather than per token (most tokens are neither)."""
+    if not tokens:
+        return []
+    ends = {i for i, t in enumerate(tokens) if t.text in _SENT_END}
+    starts = [t.start for t in tokens]
+    newline = text.find("\n", tokens[0].end)  # one before the first token ends nothing
+    while newline >= 0:
+        k = bisect_right(starts, newline) - 1  # the token before it (tokens hold no space)
+        ends.add(k)
+        if k + 1 >= len(tokens):
+            break
+        newline = text.find("\n", starts[k + 1])
+    ends.add(len(tokens) - 1)
     out: list[list[Token]] = []
-    cur: list[Token] = []
-    newline = text.find("\n")  # the next newline at or after the current token's end
-    last = len(tokens) - 1
-    for i, tok in enumerate(tokens):
-        cur.append(tok)
-        if 0 <= newline < tok.end:
-            newline = text.find("\n", tok.end)
-        nxt = tokens[i + 1].start if i < last else len(text)
-        if tok.text in _SENT_END or 0 <= newline < nxt or len(cur) >= max_len:
-            out.append(cur)
-            cur = []
-    if cur:
-        out.append(cur)
+    first = 0
+    for end in sorted(ends):
+        for a in range(first, end + 1, max_len):
+            out.append(tokens[a : min(a + max_len, end + 1)])
+        first = end + 1
     return out
 
 
@@ -331,6 +340,7 @@ _TOKEN_TABLE.update({0xFEFB: "لا", 0xFEFC: "لا", 0xFEF5: "لا", 0xFEF7: "ل
 _ASCII_DIGIT = re.compile(r"[0-9]")
 
 
+@lru_cache(maxsize=1 << 17)  # news repeats its words; the tagger, spans and keys fold each
 def fold_token(token: str) -> str:
     """Fold what varies in news spelling (diacritics, tatweel, alef/yeh/teh-marbuta, digits) in
     one token, without an offset map: the NER's features and the near-duplicate keys use it."""
