@@ -159,6 +159,30 @@ def test_repeat_pass_spreads_one_word_org_names_only() -> None:
     assert labels[1] == ["O", "B-ORG", "O", "O", "O"]
 
 
+def test_repeat_pass_takes_the_longest_name_over_untagged_words() -> None:
+    """Known names مجلس الأمن الدولي and مجلس الأمن: an untagged repeat gets the longest that
+    fits before a tagged word; a name only begun (مجلس النواب) is left alone."""
+    tagger = load_tagger()
+    sents = [
+        ["قال", "مجلس", "الأمن", "الدولي", "إن"],
+        ["وقال", "مجلس", "الأمن", "أمس"],
+        ["إن", "مجلس", "الأمن", "الدولي", "اجتمع"],
+        ["زار", "ومجلس", "الأمن", "الدولي", "."],
+        ["زار", "مجلس", "النواب", "."],
+    ]
+    labels = [
+        ["O", "B-ORG", "I-ORG", "I-ORG", "O"],
+        ["O", "B-ORG", "I-ORG", "O"],
+        ["O", "O", "O", "O", "O"],
+        ["O", "O", "O", "B-MISC", "O"],
+        ["O", "O", "O", "O"],
+    ]
+    tagger._tag_repeats(sents, labels)
+    assert labels[2] == ["O", "B-ORG", "I-ORG", "I-ORG", "O"]
+    assert labels[3] == ["O", "B-ORG", "I-ORG", "B-MISC", "O"]
+    assert labels[4] == ["O", "O", "O", "O"]
+
+
 def test_pruned_features_give_the_crfs_own_scores() -> None:
     """Dropping zero-weight attributes must not change a single marginal."""
     tagger = load_tagger()

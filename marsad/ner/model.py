@@ -160,21 +160,29 @@ class Tagger:
         if not votes:
             return
         known = {k: c.most_common(1)[0][0] for k, c in votes.items()}
+        prefixes = {k[:m] for k in known for m in range(2, len(k))}  # of longer names
         firsts = {k[0] for k in known}
-        lengths = sorted({len(k) for k in known}, reverse=True)
         # the word types that can open a repeat, checked once per type rather than per token
         opens = {t for t in {t for s in sentences for t in s} if type_feats(t)[5][1] in firsts}
         for toks, labs in zip(sentences, labels, strict=True):
-            free = 0
-            for i, tok in enumerate(toks):
-                if i < free or tok not in opens or labs[i] != "O":
+            i = 0
+            while i < len(toks):
+                if toks[i] not in opens or labs[i] != "O":
+                    i += 1
                     continue
-                for n in lengths:
-                    if i + n > len(toks) or any(lab != "O" for lab in labs[i : i + n]):
-                        continue
-                    rest = (type_feats(w)[5][0] for w in toks[i + 1 : i + n])
-                    etype = known.get((type_feats(tok)[5][1], *rest))
-                    if etype:
-                        labs[i : i + n] = ["B-" + etype] + ["I-" + etype] * (n - 1)
-                        free = i + n
+                # the longest known name from here over untagged words, one word at a time
+                key: tuple[str, ...] = (type_feats(toks[i])[5][1],)
+                end, etype = (i + 1, known[key]) if key in known else (i, None)
+                j = i + 1
+                while j < len(toks) and labs[j] == "O":
+                    key += (type_feats(toks[j])[5][0],)
+                    j += 1
+                    if key in known:
+                        end, etype = j, known[key]
+                    elif key not in prefixes:
                         break
+                if etype is None:
+                    i += 1
+                    continue
+                labs[i:end] = ["B-" + etype] + ["I-" + etype] * (end - i - 1)
+                i = end
