@@ -134,6 +134,21 @@ class Tagger:
                 labels[i] = lab
         return [lab if lab is not None else [] for lab in labels]
 
+    def ensemble_probs(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Per sentence, the mixture the Viterbi decodes (a·CRF marginals + (1 − a)·network),
+        the network run on every sentence: what self-training reads its confidence from."""
+        if self.neural is None:
+            raise ValueError("the CRF alone has no mixture: load the ensemble")
+        a = self.neural.mix
+        with self._lock:
+            crf = (
+                self._scorer.marginals(sentences)
+                if self._scorer is not None
+                else [self.crf_marginals(s) for s in sentences]
+            )
+            nn = self.neural.probs(sentences)
+        return [a * c + (1 - a) * p for c, p in zip(crf, nn, strict=True)]
+
     def crf_marginals(self, tokens: Sequence[str]) -> np.ndarray:
         """CRF marginal probability of each label (columns in `decode.LABELS` order) per token."""
         crf = self._crf

@@ -226,8 +226,12 @@ def build_neural(
     w2v: Path | None = None,
     cfg: NeuralConfig | None = None,
     mix: float = DEFAULT_MIX,
+    silver: Path | None = None,
 ) -> str:
     """Train the network next to the CRF files in `out` and write `NEURAL_FILE` there.
+
+    `silver`: a CoNLL file of machine-tagged sentences (`marsad.ner.silver`) trained on with
+    the gold ones every epoch; the vocabulary is still built from the gold sentences alone.
 
     With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`): the
     epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
@@ -247,6 +251,9 @@ def build_neural(
     del wv
     tf = TypeFeatures(feat, vocab)
     log.info("vocab %d words, %d chars; %s", len(vocab.words), len(vocab.chars), cfg)
+    if silver is not None:
+        train = [*train, *read_conll(silver)]
+        log.info("+ silver: %d training sentences in all", len(train))
     if not dev:
         model, _, _ = train_model(Data(train, tf), vocab, vectors, cfg, seed)
         save(out / NEURAL_FILE, model, vocab, mix)
@@ -275,6 +282,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dev", action="store_true", help="train on first 90%%, report dev")
     ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="CRF weight (full training)")
     ap.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. epochs=20")
+    ap.add_argument("--silver", type=Path, default=None, help="silver CoNLL (marsad.ner.silver)")
     args = ap.parse_args(argv)
     try:
         data_dir = resolve_data_dir(args.data_dir)
@@ -287,7 +295,11 @@ def main(argv: list[str]) -> int:
         key, value = kv.split("=", 1)
         cur = getattr(cfg, key)
         cfg = replace(cfg, **{key: type(cur)(eval(value) if isinstance(cur, tuple) else value)})
-    print(build_neural(data_dir, args.out, args.seed, args.dev, args.work, args.w2v, cfg, args.mix))
+    print(
+        build_neural(
+            data_dir, args.out, args.seed, args.dev, args.work, args.w2v, cfg, args.mix, args.silver
+        )
+    )
     return 0
 
 
