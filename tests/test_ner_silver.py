@@ -76,3 +76,14 @@ def test_silver_without_a_data_folder_says_what_to_pass(
     monkeypatch.delenv(DATA_ENV, raising=False)
     assert main(["--out", str(tmp_path / "s.conll")]) == 2
     assert "--data-dir" in capsys.readouterr().err
+
+
+def test_silver_reads_a_corpus_with_broken_bytes_and_odd_lines(tmp_path: Path) -> None:
+    corpus = tmp_path / CORPUS_DIR
+    corpus.mkdir(parents=True)
+    odd = ["\x00" * 50, "ب" * 100_000, "", "« " * 40, NAMED[1]]
+    tail = ("كلمة " * 9).encode()
+    raw = ("\n".join(odd) + "\n").encode() + b"\xff\xfe \x80 " + tail + b"\n"
+    (corpus / "saudinewsnet_000.txt").write_bytes(raw)
+    report = build_silver(tmp_path, tmp_path / "s.conll", n=10, threshold=0.5)
+    assert report["kept"] == 1 and report["tagged"] == 3  # the named line, « ×40, the bytes

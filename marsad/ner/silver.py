@@ -38,7 +38,7 @@ def drawn_lines(
 ) -> Iterator[list[str]]:
     """Tokenised lines of the corpus in a seeded random order, of 8–60 tokens, each distinct
     (by folded tokens) once. Tokens stay as written: the tagger folds them itself."""
-    lines = [ln for p in paths for ln in p.read_text(encoding="utf-8").splitlines()]
+    lines = [ln for p in paths for ln in p.read_text("utf-8", errors="replace").splitlines()]
     order = list(range(len(lines)))
     random.Random(seed).shuffle(order)
     seen: set[tuple[str, ...]] = set()
