@@ -17,7 +17,7 @@ from typing import Any
 
 from marsad.heap import keep_for_life
 from marsad.record import Entity
-from marsad.text.arabic import WORD_MARKS, normalise, token_spans, token_words
+from marsad.text.arabic import WORD_MARKS, normalise, token_words, word_spans
 from marsad.text.clitics import clitic_variants
 from marsad.watchlist import Key, WatchEntry, Watchlist, load_watchlist
 
@@ -78,7 +78,7 @@ class Linker:
                 i += 1
                 continue
             end_tok, stripped, entry = best
-            spans = spans if spans is not None else token_spans(norm.text)
+            spans = spans if spans is not None else word_spans(norm.text, words)
             start, end = norm.span_to_original(spans[i][0] + stripped, spans[end_tok - 1][1])
             while end < len(text) and _MARK.match(text[end]):  # keep trailing diacritics
                 end += 1

@@ -11,7 +11,10 @@ from marsad.text.arabic import (
     normalise,
     normalise_articles,
     sentences,
+    token_spans,
+    token_words,
     tokenize,
+    word_spans,
 )
 
 
@@ -138,6 +141,12 @@ SENTENCE_TEXTS = st.lists(
     ),
     max_size=60,
 ).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), SENTENCE_TEXTS, ARABICISH))
+def test_word_spans_are_the_token_spans(text: str) -> None:
+    assert word_spans(text, token_words(text)) == token_spans(text)
 
 
 @settings(max_examples=300, deadline=None)

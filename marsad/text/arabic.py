@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -255,6 +255,20 @@ def token_words(text: str) -> list[str]:
 def token_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets of `tokenize(text)`."""
     return [m.span() for m in _TOKEN_RE.finditer(text)]
+
+
+def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """`token_spans(text)` from `words = token_words(text)`, without a second regex pass:
+    tokens hold no whitespace and only whitespace lies between them, so each word is the first
+    occurrence of itself at or after the previous one's end."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    find = text.find
+    for w in words:
+        start = find(w, pos)
+        pos = start + len(w)
+        out.append((start, pos))
+    return out
 
 
 def sentences(tokens: list[Token], text: str, max_len: int = 120) -> list[list[Token]]:
