@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {labels[key]} | {n / wall:.1f} | {per_cpu} |")
     if "plain" in rows:
         print("\nplain mode, CPU ms per article by stage: ", end="")
-        print(", ".join(f"{k} {v / n * 1000:.0f}" for k, v in stage_cpu.items()))
+        print(", ".join(f"{k} {v / n * 1000:.1f}" for k, v in stage_cpu.items()))
     if "bare" in rows and "plain" in rows:
         w = rows["bare"][0] / rows["plain"][0]
         c = rows["bare"][1] / rows["plain"][1]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Protocol
 
-from marsad.heap import keep_for_life
+from marsad.heap import keep_for_life, reuse_freed_memory
 from marsad.ner.rules import RuleTagger
 
 BACKENDS = ("crf", "rules", "camel-bert")
@@ -46,6 +46,7 @@ def load_default_tagger(neural: bool = True) -> Tagger:
 
         torch.set_num_threads(1)
     keep_for_life()
+    reuse_freed_memory()
     return tagger
 
 
