@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -22,7 +23,7 @@ from marsad.ner.fastcrf import CrfScorer
 from marsad.ner.features import Featurizer, shape
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.neural import NeuralRunner
-from marsad.ner.resources import DATA_DIR
+from marsad.ner.resources import DATA_DIR, load_resources
 from marsad.text.arabic import fold_token
 from marsad.text.clitics import strip_clitics
 
@@ -285,3 +286,40 @@ def test_network_type_features_use_the_crfs_fold_and_split(taggers: tuple[Tagger
         stem = strip_clitics(n, fast.featurizer.res.rank)[1]
         wid, sid, *_ = feats(w)
         assert (wid, sid) == (feats.vocab.word_id.get(n, 1), feats.vocab.word_id.get(stem, 1))
+
+
+def test_a_settle_weight_above_the_mix_keeps_the_crf_labels_where_it_is_sure() -> None:
+    """A model mixed at 0.5 whose CRF still decides the sentences it settles at 0.7 (at 0.5 no
+    margin settles anything, so the network would read every sentence): both paths agree."""
+    fast, ref = Tagger(), Tagger(fast=False)
+    assert fast.neural is not None and ref.neural is not None and fast._scorer is not None
+    for t in (fast, ref):
+        t.neural.mix, t.neural.settle = 0.5, 0.7
+    sents = _sample()
+    marg = fast._scorer.marginals(sents)
+    assert all(not lab for lab in settled_batch(marg, 0.5))  # empty or open: none settled
+    sure = settled_batch(marg, 0.7)
+    assert any(sure) and None in sure
+    assert fast.tag(sents) == ref.tag(sents)
+    for lab, got in zip(sure, fast._tag_sentences(sents), strict=True):
+        if lab is not None:
+            assert got == lab
+    given = {t for s, lab in zip(sents, sure, strict=True) if lab is None for t in s}
+    assert set(fast.neural._rows) == given
+    # the same weights decoded without the shortcut differ somewhere: the setting is real
+    ref.neural.settle = 0.5
+    assert ref._tag_sentences(sents) != fast._tag_sentences(sents)
+
+
+def test_the_settle_weight_is_read_from_the_model_file(tmp_path: Path) -> None:
+    blob = torch.load(DATA_DIR / NEURAL_FILE, map_location="cpu", weights_only=True)
+    fz = Featurizer(load_resources(DATA_DIR))
+    shipped = NeuralRunner(DATA_DIR / NEURAL_FILE, fz)
+    assert shipped.settle == blob.get("settle", blob["mix"])
+    blob["mix"], blob["settle"] = 0.5, 0.75
+    torch.save(blob, tmp_path / NEURAL_FILE)
+    runner = NeuralRunner(tmp_path / NEURAL_FILE, fz, fast=True)
+    assert (runner.mix, runner.settle) == (0.5, 0.75)
+    del blob["settle"]
+    torch.save(blob, tmp_path / NEURAL_FILE)
+    assert NeuralRunner(tmp_path / NEURAL_FILE, fz).settle == 0.5

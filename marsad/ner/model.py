@@ -108,22 +108,28 @@ class Tagger:
         return self._tag_fast(sentences) if self._scorer is not None else self._tag_ref(sentences)
 
     def _tag_ref(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """The ensemble as trained: pycrfsuite marginals, the network on every sentence."""
+        """The ensemble as trained: pycrfsuite marginals, the network on every sentence; where
+        the model's `settle` weight is not its mix, a sentence the CRF's margins settle at that
+        weight keeps the CRF's labels (where they are equal, the mixture decodes to them)."""
         assert self.neural is not None
         a = self.neural.mix
         nn_probs = self.neural.probs(sentences)
         crf_probs = [self.crf_marginals(s) for s in sentences]
-        return viterbi_batch(
+        mixed = viterbi_batch(
             [a * c + (1 - a) * p for c, p in zip(crf_probs, nn_probs, strict=True)]
         )
+        if self.neural.settle == a:
+            return mixed
+        sure = settled_batch(crf_probs, self.neural.settle)
+        return [m if lab is None else lab for lab, m in zip(sure, mixed, strict=True)]
 
     def _tag_fast(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Same labels as `_tag_ref`: numpy CRF marginals, and the network only for sentences
-        whose labels the CRF's share of the mixture does not settle alone (about half)."""
+        whose labels the CRF's margins do not settle alone at the `settle` weight (about half)."""
         assert self.neural is not None and self._scorer is not None
         a = self.neural.mix
         crf_probs = self._scorer.marginals(sentences)
-        labels = settled_batch(crf_probs, a)
+        labels = settled_batch(crf_probs, self.neural.settle)
         open_ = [i for i, lab in enumerate(labels) if lab is None]
         if open_:
             nn_probs = self.neural.probs([sentences[i] for i in open_])

@@ -190,15 +190,19 @@ def batch_tensors(
     return index, phr, lengths
 
 
-def save(path: Path, model: NeuralTagger, vocab: Vocab, mix: float) -> None:
-    """State dict with the frozen word table in float16 (half the size), vocab, config and the
-    CRF weight `mix` of the ensemble (chosen on dev)."""
+def save(
+    path: Path, model: NeuralTagger, vocab: Vocab, mix: float, settle: float | None = None
+) -> None:
+    """State dict with the frozen word table in float16 (half the size), vocab, config, the
+    CRF weight `mix` of the ensemble (chosen on dev) and the weight `settle` at which the CRF's
+    margins alone decide a sentence (`Tagger`; None: `mix`, which makes the shortcut exact)."""
     state = {k: v for k, v in model.state_dict().items()}
     state["words.weight"] = state["words.weight"].half()
     torch.save(
         {
             "config": asdict(model.cfg),
             "mix": mix,
+            **({"settle": settle} if settle is not None else {}),
             "words": vocab.words,
             "chars": vocab.chars,
             "gaz_flags": vocab.gaz_flags,
@@ -229,6 +233,7 @@ class NeuralRunner:
         self.model.eval()
         self.features = TypeFeatures(featurizer, self.vocab)
         self.mix = float(blob["mix"])
+        self.settle = float(blob.get("settle", self.mix))
         self.gate = GateLSTM(self.model.lstm, self.model.out, self.model.phrase) if fast else None
         self._cache_size = cache_size or (32_000 if fast else 50_000)
         self._rows: dict[str, int] = {}

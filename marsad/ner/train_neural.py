@@ -227,11 +227,14 @@ def build_neural(
     cfg: NeuralConfig | None = None,
     mix: float = DEFAULT_MIX,
     silver: Path | None = None,
+    settle: float | None = None,
 ) -> str:
     """Train the network next to the CRF files in `out` and write `NEURAL_FILE` there.
 
     `silver`: a CoNLL file of machine-tagged sentences (`marsad.ner.silver`) trained on with
     the gold ones every epoch; the vocabulary is still built from the gold sentences alone.
+    `settle`: the CRF weight at which the CRF's margins alone decide a sentence at tagging time
+    (stored; None = `mix`, the exact shortcut).
 
     With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`): the
     epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
@@ -256,7 +259,7 @@ def build_neural(
         log.info("+ silver: %d training sentences in all", len(train))
     if not dev:
         model, _, _ = train_model(Data(train, tf), vocab, vectors, cfg, seed)
-        save(out / NEURAL_FILE, model, vocab, mix)
+        save(out / NEURAL_FILE, model, vocab, mix, settle)
         return f"trained {cfg.epochs} epochs, mix {mix}; wrote {out / NEURAL_FILE}"
     dev_data = Data(dev_part, tf)
     crf = Tagger(out, neural=False)
@@ -283,6 +286,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--mix", type=float, default=DEFAULT_MIX, help="CRF weight (full training)")
     ap.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. epochs=20")
     ap.add_argument("--silver", type=Path, default=None, help="silver CoNLL (marsad.ner.silver)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="CRF weight at which the CRF alone decides a sentence (default: --mix, exact)",
+    )
     args = ap.parse_args(argv)
     try:
         data_dir = resolve_data_dir(args.data_dir)
@@ -297,7 +306,16 @@ def main(argv: list[str]) -> int:
         cfg = replace(cfg, **{key: type(cur)(eval(value) if isinstance(cur, tuple) else value)})
     print(
         build_neural(
-            data_dir, args.out, args.seed, args.dev, args.work, args.w2v, cfg, args.mix, args.silver
+            data_dir,
+            args.out,
+            args.seed,
+            args.dev,
+            args.work,
+            args.w2v,
+            cfg,
+            args.mix,
+            args.silver,
+            args.settle,
         )
     )
     return 0
