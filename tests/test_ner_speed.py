@@ -323,3 +323,36 @@ def test_the_settle_weight_is_read_from_the_model_file(tmp_path: Path) -> None:
     del blob["settle"]
     torch.save(blob, tmp_path / NEURAL_FILE)
     assert NeuralRunner(tmp_path / NEURAL_FILE, fz).settle == 0.5
+
+
+def test_settle_o_only_sends_every_sentence_with_a_name_to_the_network() -> None:
+    fast, ref = Tagger(), Tagger(fast=False)
+    assert fast.neural is not None and ref.neural is not None and fast._scorer is not None
+    for t in (fast, ref):
+        t.neural.mix, t.neural.settle, t.neural.settle_o_only = 0.5, 0.7, True
+    sents = _sample()
+    sure = settled_batch(fast._scorer.marginals(sents), 0.7)
+    named = [lab for lab in sure if lab and lab.count("O") < len(lab)]
+    assert named and any(lab and lab.count("O") == len(lab) for lab in sure)
+    assert fast.tag(sents) == ref.tag(sents)
+    read = {t for s, lab in zip(sents, sure, strict=True) if lab is None or lab in named for t in s}
+    assert set(fast.neural._rows) == read
+
+
+def test_a_full_type_cache_keeps_the_recent_types_and_their_rows() -> None:
+    fz = Featurizer(load_resources(DATA_DIR))
+    runner = NeuralRunner(DATA_DIR / NEURAL_FILE, fz, cache_size=40, fast=True)
+    fresh = NeuralRunner(DATA_DIR / NEURAL_FILE, fz, fast=True)
+    calls = [[[f"كلمة{k}{i}" for i in range(9)] + ["قال"]] for k in range(6)]  # 10 types each
+    for sents in calls:
+        for p, q in zip(runner.probs(sents), fresh.probs(sents), strict=True):
+            np.testing.assert_allclose(p, q, atol=1e-6)
+    # four calls filled it (37 types); the fifth kept the newest 20 (قال, read by every call,
+    # then the fourth's and the third's words, one of the second's), then added its own
+    kept = set(runner._rows)
+    assert "قال" in kept and set(calls[-1][0]) | set(calls[3][0]) <= kept
+    assert not (set(calls[0][0]) - {"قال"}) & kept
+    assert len(kept) <= 40 and sorted(runner._rows.values()) == list(range(len(kept)))
+    again = runner.probs(calls[-2])  # still cached: same rows, same probabilities
+    for p, q in zip(again, fresh.probs(calls[-2]), strict=True):
+        np.testing.assert_allclose(p, q, atol=1e-6)

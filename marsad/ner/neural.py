@@ -191,11 +191,17 @@ def batch_tensors(
 
 
 def save(
-    path: Path, model: NeuralTagger, vocab: Vocab, mix: float, settle: float | None = None
+    path: Path,
+    model: NeuralTagger,
+    vocab: Vocab,
+    mix: float,
+    settle: float | None = None,
+    settle_o_only: bool = False,
 ) -> None:
     """State dict with the frozen word table in float16 (half the size), vocab, config, the
-    CRF weight `mix` of the ensemble (chosen on dev) and the weight `settle` at which the CRF's
-    margins alone decide a sentence (`Tagger`; None: `mix`, which makes the shortcut exact)."""
+    CRF weight `mix` of the ensemble (chosen on dev) and when the CRF alone decides a sentence
+    (`Tagger._settled`): its margins settle it at weight `settle` (None: `mix`, which makes the
+    shortcut exact) and, with `settle_o_only`, it holds no name."""
     state = {k: v for k, v in model.state_dict().items()}
     state["words.weight"] = state["words.weight"].half()
     torch.save(
@@ -203,6 +209,7 @@ def save(
             "config": asdict(model.cfg),
             "mix": mix,
             **({"settle": settle} if settle is not None else {}),
+            **({"settle_o_only": True} if settle_o_only else {}),
             "words": vocab.words,
             "chars": vocab.chars,
             "gaz_flags": vocab.gaz_flags,
@@ -234,9 +241,12 @@ class NeuralRunner:
         self.features = TypeFeatures(featurizer, self.vocab)
         self.mix = float(blob["mix"])
         self.settle = float(blob.get("settle", self.mix))
+        self.settle_o_only = bool(blob.get("settle_o_only", False))
         self.gate = GateLSTM(self.model.lstm, self.model.out, self.model.phrase) if fast else None
         self._cache_size = cache_size or (32_000 if fast else 50_000)
         self._rows: dict[str, int] = {}
+        self._used: dict[str, int] = {}  # type -> the last call that read it
+        self._calls = 0
         self._table = torch.zeros(1024, *self._row_shape())
 
     def _row_shape(self) -> tuple[int, ...]:
@@ -244,13 +254,23 @@ class NeuralRunner:
         return (2, 4 * gate.hidden) if gate is not None else (self.model.type_dim,)
 
     def _type_rows(self, sentences: Sequence[Sequence[str]]) -> dict[str, int]:
-        """Type -> row of the cached vector table; the cache is reset when full (no LRU)."""
-        new = [t for t in dict.fromkeys(t for s in sentences for t in s) if t not in self._rows]
+        """Type -> row of the cached vector table. A table that would overflow keeps the
+        types of the most recent calls (up to half its size) rather than none, so the frequent
+        words are not encoded again after each reset."""
+        self._calls += 1
+        stamp, rows, used = self._calls, self._rows, self._used
+        here = list(dict.fromkeys(t for s in sentences for t in s))
+        new: list[str] = []
+        for t in here:
+            if t in rows:
+                used[t] = stamp
+            else:
+                new.append(t)
         if not new:
-            return self._rows
-        if len(self._rows) + len(new) > self._cache_size:
-            self._rows = {}
-            new = list(dict.fromkeys(t for s in sentences for t in s))
+            return rows
+        if len(rows) + len(new) > self._cache_size:
+            self._evict(len(new))
+            new = [t for t in here if t not in self._rows]  # a call larger than half the cache
         base = len(self._rows)
         need = base + len(new)
         if need > len(self._table):
@@ -261,7 +281,20 @@ class NeuralRunner:
         vecs = self._encode(new)
         self._table[base:need] = self.gate.type_gates(vecs) if self.gate is not None else vecs
         self._rows.update((t, base + i) for i, t in enumerate(new))
+        self._used.update((t, stamp) for t in new)
         return self._rows
+
+    def _evict(self, room: int) -> None:
+        """Keep the most recently used types, at most half the cache and leaving `room` rows,
+        moved to the front of the table (the current call's come first: its stamp is newest)."""
+        keep = max(0, min(self._cache_size // 2, self._cache_size - room))
+        used = self._used
+        order = sorted(self._rows, key=used.__getitem__, reverse=True)[:keep]
+        if order:
+            at = torch.tensor([self._rows[t] for t in order])
+            self._table[: len(order)] = self._table[at]  # the gather copies before writing
+        self._rows = {t: i for i, t in enumerate(order)}
+        self._used = {t: used[t] for t in order}
 
     def _encode(self, types: Sequence[str], group: int = 512) -> torch.Tensor:
         """`encode_types` of words of like length together: the char-CNN runs as wide as the
