@@ -120,8 +120,19 @@ class Tagger:
         )
         if self.neural.settle == a:
             return mixed
-        sure = settled_batch(crf_probs, self.neural.settle)
+        sure = self._settled(crf_probs)
         return [m if lab is None else lab for lab, m in zip(sure, mixed, strict=True)]
+
+    def _settled(self, crf_probs: Sequence[np.ndarray]) -> list[list[str] | None]:
+        """The CRF's labels of the sentences it decides alone, None where the network reads
+        the sentence: the CRF's margins settle it at the model's `settle` weight and, where the
+        model says so (`settle_o_only`), it holds no name (a name the CRF is sure of is still
+        where a network mixed in at a lower weight most often disagrees)."""
+        assert self.neural is not None
+        labels = settled_batch(crf_probs, self.neural.settle)
+        if not self.neural.settle_o_only:
+            return labels
+        return [lab if lab is None or lab.count("O") == len(lab) else None for lab in labels]
 
     def _tag_fast(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Same labels as `_tag_ref`: numpy CRF marginals, and the network only for sentences
@@ -129,7 +140,7 @@ class Tagger:
         assert self.neural is not None and self._scorer is not None
         a = self.neural.mix
         crf_probs = self._scorer.marginals(sentences)
-        labels = settled_batch(crf_probs, self.neural.settle)
+        labels = self._settled(crf_probs)
         open_ = [i for i, lab in enumerate(labels) if lab is None]
         if open_:
             nn_probs = self.neural.probs([sentences[i] for i in open_])

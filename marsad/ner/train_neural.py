@@ -228,13 +228,15 @@ def build_neural(
     mix: float = DEFAULT_MIX,
     silver: Path | None = None,
     settle: float | None = None,
+    settle_o_only: bool = False,
 ) -> str:
     """Train the network next to the CRF files in `out` and write `NEURAL_FILE` there.
 
     `silver`: a CoNLL file of machine-tagged sentences (`marsad.ner.silver`) trained on with
     the gold ones every epoch; the vocabulary is still built from the gold sentences alone.
     `settle`: the CRF weight at which the CRF's margins alone decide a sentence at tagging time
-    (stored; None = `mix`, the exact shortcut).
+    (stored; None = `mix`, the exact shortcut); `settle_o_only`: and only a sentence without
+    a name.
 
     With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`): the
     epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
@@ -259,7 +261,7 @@ def build_neural(
         log.info("+ silver: %d training sentences in all", len(train))
     if not dev:
         model, _, _ = train_model(Data(train, tf), vocab, vectors, cfg, seed)
-        save(out / NEURAL_FILE, model, vocab, mix, settle)
+        save(out / NEURAL_FILE, model, vocab, mix, settle, settle_o_only)
         return f"trained {cfg.epochs} epochs, mix {mix}; wrote {out / NEURAL_FILE}"
     dev_data = Data(dev_part, tf)
     crf = Tagger(out, neural=False)
@@ -292,6 +294,11 @@ def main(argv: list[str]) -> int:
         default=None,
         help="CRF weight at which the CRF alone decides a sentence (default: --mix, exact)",
     )
+    ap.add_argument(
+        "--settle-o-only",
+        action="store_true",
+        help="the CRF alone decides only sentences in which it finds no name",
+    )
     args = ap.parse_args(argv)
     try:
         data_dir = resolve_data_dir(args.data_dir)
@@ -316,6 +323,7 @@ def main(argv: list[str]) -> int:
             args.mix,
             args.silver,
             args.settle,
+            args.settle_o_only,
         )
     )
     return 0
