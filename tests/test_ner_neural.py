@@ -171,3 +171,33 @@ def test_train_module_still_exports_what_it_held_before_the_split() -> None:
     assert train.TRIGGERS is triggers.TRIGGERS
     assert train.SEED == 13
     assert not hasattr(train, "DEFAULT_SHARED")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["الأمم", "المتحدة", "للأمم", "الولايات", "مجلس", "الأمن", "قال", "في", "و", "."]
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_phrase_ids_skip_only_sentences_where_no_phrase_can_start(words: list[str]) -> None:
+    """The network's phrase ids, with the early exit for sentences where no gazetteer phrase
+    can start, against phrase_tags run on every sentence."""
+    from marsad.ner.neural import PHRASES
+
+    tagger = load_tagger()
+    assert tagger.neural is not None
+    tf, fz = tagger.neural.features, tagger.featurizer
+    forms = [fz.type_feats(t)[5] for t in words]
+    tags = fz.phrase_tags([f[0] for f in forms], [f[1] for f in forms])
+    assert tf.phrases(words) == [PHRASES.index(t) + 1 if t in PHRASES else 0 for t in tags]
+
+
+def test_a_gazetteer_phrase_gets_phrase_ids() -> None:
+    tagger = load_tagger()
+    assert tagger.neural is not None
+    ids = tagger.neural.features.phrases(["قال", "الأمين", "العام", "للأمم", "المتحدة"])
+    assert ids[:3] == [0, 0, 0] and ids[3] and ids[4]

@@ -21,7 +21,7 @@ import pycrfsuite
 
 from marsad.ner.context import _OPEN, SPORT_WORDS, _core, add_context
 from marsad.ner.decode import LABEL_INDEX, LABELS
-from marsad.ner.features import Featurizer, Resources
+from marsad.ner.features import Featurizer, Resources, opens_phrase
 from marsad.ner.packing import pack
 from marsad.ner.spans import PLACE_TRIGGERS
 
@@ -210,7 +210,7 @@ def sentence_level_flags(token: str, form: Sequence[str], res: Resources) -> int
         (QUOTE if token in _OPEN else 0)
         | (SPORT if core in SPORT_WORDS else 0)
         | (TRIGGER if core in PLACE_TRIGGERS else 0)
-        | (PHRASE if form[0] in res.phrase_prefixes or form[1] in res.phrase_prefixes else 0)
+        | (PHRASE if opens_phrase(form, res) else 0)
     )
 
 

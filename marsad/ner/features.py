@@ -56,6 +56,12 @@ _CLITIC_FIRST = frozenset(p[:1] for p in _PROCLITICS)
 TypeFeats = tuple[tuple[str, ...], ...]
 
 
+def opens_phrase(form: Sequence[str], res: Resources) -> bool:
+    """Whether a gazetteer phrase can start at a word of this (norm, stem) form: a sentence
+    with no such word gets no phrase tags (`Featurizer.phrase_tags`)."""
+    return form[0] in res.phrase_prefixes or form[1] in res.phrase_prefixes
+
+
 class Featurizer:
     """Turns tokenised sentences into crfsuite feature lists."""
 

@@ -22,11 +22,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from marsad.ner.decode import LABELS
-from marsad.ner.features import Featurizer, shape
+from marsad.ner.features import Featurizer, opens_phrase, shape
 from marsad.ner.recurrence import GateLSTM
 
 NEURAL_FILE = "ner-neural.pt"
 MAX_CHARS = 20
+OPENS_CACHE = 300_000  # words whose "a phrase can start here" flag is kept (reset when full)
 SHAPES = ("ar", "arnum", "lat", "latlow", "num", "punct")
 TRIGGER_KINDS = ("title", "orghead", "lochead")
 PHRASES = ("B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS")
@@ -74,6 +75,7 @@ class TypeFeatures:
         self.res = featurizer.res
         self.featurizer = featurizer
         self.vocab = vocab
+        self._opens: dict[str, bool] = {}  # word -> whether a gazetteer phrase can start at it
 
     def __call__(self, token: str) -> tuple[int, int, list[int], list[int], list[int], int, int]:
         """(word, stem, chars, clusters, gazetteer flag ids, trigger, shape)."""
@@ -93,6 +95,17 @@ class TypeFeatures:
 
     def phrases(self, tokens: Sequence[str]) -> list[int]:
         """Gazetteer phrase tag per token (0 = none), as the CRF's `ph=` feature sees it."""
+        opens = self._opens
+        for t in tokens:
+            o = opens.get(t)
+            if o is None:
+                if len(opens) >= OPENS_CACHE:
+                    opens.clear()
+                o = opens[t] = opens_phrase(self.featurizer.type_feats(t)[5], self.res)
+            if o:
+                break
+        else:  # no phrase can start here (most sentences): no phrase tags
+            return [0] * len(tokens)
         forms = [self.featurizer.type_feats(t)[5] for t in tokens]  # cached [word, stem]
         tags = self.featurizer.phrase_tags([f[0] for f in forms], [f[1] for f in forms])
         return [PHRASES.index(t) + 1 if t in PHRASES else 0 for t in tags]
