@@ -19,6 +19,7 @@ from marsad.ner.conll import spans
 from marsad.ner.decode import LABELS, allowed, viterbi, viterbi_batch
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.resources import DATA_DIR, MODEL_FILE
+from marsad.ner.train_neural import SELF_MIX, SELF_SETTLE, SELF_SETTLE_O_ONLY
 
 # Hand-written news sentences; the names are not in ANERcorp's test split.
 TEXTS = (
@@ -68,7 +69,8 @@ def test_the_bundled_model_is_an_ensemble_loaded_once() -> None:
     tagger = load_tagger()
     assert (DATA_DIR / NEURAL_FILE).exists()
     assert tagger is load_tagger() and tagger.neural is not None
-    assert 0.0 <= tagger.neural.mix <= 1.0
+    nr = tagger.neural
+    assert (nr.mix, nr.settle, nr.settle_o_only) == (SELF_MIX, SELF_SETTLE, SELF_SETTLE_O_ONLY)
     tagger.tag(SENTENCES)
     cached = len(tagger.neural._rows)
     tagger.tag(SENTENCES)

@@ -131,8 +131,9 @@ def test_settled_sentences_never_reach_the_network() -> None:
     sents = [text.split() for text in ARTICLE]
     marg = tagger._scorer.marginals(sents)
     plain = ARTICLE[4].split()  # no name: the CRF alone settles it
-    assert settled(marg[4], tagger.neural.mix) == ["O"] * len(plain)
-    open_ = [s for s, m in zip(sents, marg, strict=True) if settled(m, tagger.neural.mix) is None]
+    sure = tagger._settled(marg)
+    assert sure[4] == settled(marg[4], tagger.neural.settle) == ["O"] * len(plain)
+    open_ = [s for s, lab in zip(sents, sure, strict=True) if lab is None]
     assert open_ and len(open_) < len(sents)
     tagger.tag(sents)
     given = {t for s in open_ for t in s}
@@ -294,7 +295,7 @@ def test_a_settle_weight_above_the_mix_keeps_the_crf_labels_where_it_is_sure() -
     fast, ref = Tagger(), Tagger(fast=False)
     assert fast.neural is not None and ref.neural is not None and fast._scorer is not None
     for t in (fast, ref):
-        t.neural.mix, t.neural.settle = 0.5, 0.7
+        t.neural.mix, t.neural.settle, t.neural.settle_o_only = 0.5, 0.7, False
     sents = _sample()
     marg = fast._scorer.marginals(sents)
     assert all(not lab for lab in settled_batch(marg, 0.5))  # empty or open: none settled
@@ -316,13 +317,15 @@ def test_the_settle_weight_is_read_from_the_model_file(tmp_path: Path) -> None:
     fz = Featurizer(load_resources(DATA_DIR))
     shipped = NeuralRunner(DATA_DIR / NEURAL_FILE, fz)
     assert shipped.settle == blob.get("settle", blob["mix"])
-    blob["mix"], blob["settle"] = 0.5, 0.75
+    assert shipped.settle_o_only == blob.get("settle_o_only", False)
+    blob["mix"], blob["settle"], blob["settle_o_only"] = 0.5, 0.75, True
     torch.save(blob, tmp_path / NEURAL_FILE)
     runner = NeuralRunner(tmp_path / NEURAL_FILE, fz, fast=True)
-    assert (runner.mix, runner.settle) == (0.5, 0.75)
-    del blob["settle"]
+    assert (runner.mix, runner.settle, runner.settle_o_only) == (0.5, 0.75, True)
+    del blob["settle"], blob["settle_o_only"]
     torch.save(blob, tmp_path / NEURAL_FILE)
-    assert NeuralRunner(tmp_path / NEURAL_FILE, fz).settle == 0.5
+    older = NeuralRunner(tmp_path / NEURAL_FILE, fz)
+    assert (older.settle, older.settle_o_only) == (0.5, False)  # a file from before: exact
 
 
 def test_settle_o_only_sends_every_sentence_with_a_name_to_the_network() -> None:

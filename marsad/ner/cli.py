@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--dev", action="store_true", help="hold out last 10%% of train, report dev")
     tr.add_argument("--reuse", action="store_true", help="keep existing cluster/gazetteer files")
     tr.add_argument("--no-neural", action="store_true", help="CRF only: no neural tagger (torch)")
+    tr.add_argument(
+        "--no-self-train",
+        action="store_true",
+        help="the network on the gold sentences only (no silver round)",
+    )
     ev = command("evaluate", "tag a CoNLL file and score it against its labels", "test.conll")
     ev.add_argument("file", type=Path, help="CoNLL file: token<TAB>label lines")
     tg = command("tag", "print token<TAB>label for a CoNLL file", "sentences.conll")
@@ -255,6 +260,7 @@ def main(argv: list[str]) -> int:
                 dev=args.dev,
                 reuse=args.reuse,
                 neural=not args.no_neural,
+                self_train=not args.no_self_train,
             )
         )
         return 0

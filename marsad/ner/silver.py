@@ -1,9 +1,10 @@
 """Silver training sentences for self-training: unlabelled news tagged by a trained ensemble,
 kept only where it is sure of every token.
 
-The network trained on ANERcorp plus 3,500 such sentences scored 74.88 on the test split at
-CRF weight 0.5 against 73.13 shipped (docs/ner.md, "Self-trained network"). This writes the
-silver file; `python -m marsad.ner.train_neural --silver FILE` trains on it.
+The shipped network is trained on ANERcorp plus 3,500 such sentences, tagged by the network
+trained on ANERcorp alone with the CRF: 74.81 on the test split against 73.13 before
+(docs/ner.md, "Self-trained network"). This writes the silver file;
+`python -m marsad.ner.train_neural --silver FILE` trains on it (`marsad ner train` runs both).
 
     python -m marsad.ner.silver --data-dir DIR --out silver.conll [--n 3500] [--seed 13]
 """
@@ -28,8 +29,8 @@ from marsad.ner.resources import DATA_DIR
 from marsad.ner.training_data import CORPUS_DIR, DATA_HELP, TrainingDataError, resolve_data_dir
 from marsad.text.arabic import fold_token
 
-# The scored network's silver came from the first ten corpus files: --files "saudinewsnet_00*.txt".
-FILES = "saudinewsnet_*.txt"
+# The shipped network's silver comes from the first ten corpus files.
+FILES = "saudinewsnet_00*.txt"
 Sentence = tuple[list[str], list[str]]
 
 

@@ -74,12 +74,15 @@ def build(
     params: CrfParams | None = None,
     reuse: bool = False,
     neural: bool = True,
+    self_train: bool = True,
 ) -> str:
     """Full rebuild into `out`; with `dev`, train on the first 90% and report dev scores.
 
     `reuse` keeps the cluster and gazetteer files already in `out` and retrains the models only.
     `neural` also trains the neural tagger of the ensemble (torch); without it any neural file
-    in `out` is removed, so `out` holds a CRF-only model.
+    in `out` is removed, so `out` holds a CRF-only model. `self_train` then tags silver
+    sentences with that ensemble and trains the network again on gold + silver (the shipped
+    recipe; about twice the network's time).
     """
     random.seed(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,4 +110,25 @@ def build(
 
         log.info("training the neural tagger")
         log.info(build_neural(data_dir, out, seed, dev=dev, work=work))
+        if self_train:
+            from marsad.ner.silver import build_silver
+            from marsad.ner.train_neural import SELF_MIX, SELF_SETTLE, SELF_SETTLE_O_ONLY
+
+            silver = work / f"silver-{seed}.conll"
+            report = build_silver(data_dir, silver, seed=seed, model_dir=out)
+            log.info("silver sentences: %s", report)
+            log.info("training the neural tagger again, on gold + silver")
+            log.info(
+                build_neural(
+                    data_dir,
+                    out,
+                    seed,
+                    dev=dev,
+                    work=work,
+                    mix=SELF_MIX,
+                    silver=silver,
+                    settle=SELF_SETTLE,
+                    settle_o_only=SELF_SETTLE_O_ONLY,
+                )
+            )
     return evaluate_on(out, dev_part) if dev else "trained"
