@@ -271,6 +271,14 @@ def main(argv: list[str] | None = None) -> None:
         help="plain mode tags with Tagger(fast=False), one tag() call per article: the path "
         "before issue 17's speed-up",
     )
+    ap.add_argument(
+        "--ner-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --ner-reference: the model files to load instead of the bundled ones (e.g. "
+        "those of an earlier commit, for the path and model from before)",
+    )
     args = ap.parse_args(argv)
     SETTINGS = Settings(ner_neural=not args.crf_only)
     args.data_root = str(data_root(args.data))
@@ -283,8 +291,11 @@ def main(argv: list[str] | None = None) -> None:
     tagger = tagger_for(SETTINGS.ner_backend, SETTINGS.ner_neural)
     if args.ner_reference:
         from marsad.ner.model import Tagger
+        from marsad.ner.resources import DATA_DIR
 
-        tagger = TAGGER = ArticleByArticle(Tagger(neural=SETTINGS.ner_neural, fast=False))
+        model = args.ner_model or DATA_DIR
+        tagger = TAGGER = ArticleByArticle(Tagger(model, neural=SETTINGS.ner_neural, fast=False))
+        print(f"reference tagger: {model}")
     _warm(0)
     print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
     network = "CRF + BiLSTM" if getattr(tagger, "neural", None) is not None else "CRF alone"
