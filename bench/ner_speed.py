@@ -15,9 +15,12 @@ word type, `marsad/ner/recurrence.py`). Two workloads:
   article, cold (first pass) and warm (second pass over the same articles), and whether the
   labels equal the reference.
 
+`--before DIR` adds a first row: the reference path with the model files in DIR (an earlier
+commit's `marsad/ner/data`), i.e. the path and the model from before, for F1 and speed.
+
 torch runs on one thread.
 
-    python bench/ner_speed.py [--file PATH] [--articles N] [--batch 30]
+    python bench/ner_speed.py [--file PATH] [--articles N] [--batch 30] [--before DIR]
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=DEFAULT)
     ap.add_argument("--articles", type=int, default=200, help="benchmark pages to tag (0: none)")
     ap.add_argument("--batch", type=int, default=30, help="articles per tag_docs call (last row)")
+    ap.add_argument("--before", type=Path, default=None, metavar="DIR", help="model files before")
     args = ap.parse_args()
     import torch
 
@@ -96,13 +100,16 @@ def main() -> None:
     print(f"test file: {n} tokens; articles: {len(docs)} ({ntok} tokens)")
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     ref_labels: list[list[list[str]]] | None = None
-    for name, neural, fast, batch in (
-        ("CRF only", False, True, 0),
-        ("ensemble, reference (fast=False)", True, False, 0),
-        ("ensemble, fast (default)", True, True, 0),
-        (f"ensemble, fast, tag_docs x{args.batch}", True, True, args.batch),
-    ):
-        load, tagger = _cpu(lambda: Tagger(DATA_DIR, neural=neural, fast=fast))  # noqa: B023
+    rows = [
+        ("CRF only", DATA_DIR, False, True, 0),
+        ("ensemble, reference (fast=False)", DATA_DIR, True, False, 0),
+        ("ensemble, fast (default)", DATA_DIR, True, True, 0),
+        (f"ensemble, fast, tag_docs x{args.batch}", DATA_DIR, True, True, args.batch),
+    ]
+    if args.before is not None:
+        rows.insert(0, ("before: reference, --before model", args.before, True, False, 0))
+    for name, model, neural, fast, batch in rows:
+        load, tagger = _cpu(lambda: Tagger(model, neural=neural, fast=fast))  # noqa: B023
         cold, pred = _cpu(lambda: tagger.tag(tokens))  # noqa: B023
         warm = min(_cpu(lambda: tagger.tag(tokens))[0] for _ in range(3))  # noqa: B023
         f1 = 100 * score(gold, pred).micro.f1
@@ -115,9 +122,9 @@ def main() -> None:
         a_cold, labels = _cpu(lambda: _tag_articles(tagger, docs, batch))  # noqa: B023
         a_warm, _ = _cpu(lambda: _tag_articles(tagger, docs, batch))  # noqa: B023
         same = ""
-        if neural and ref_labels is None:
+        if neural and model == DATA_DIR and ref_labels is None:
             ref_labels = labels
-        elif neural:
+        elif neural and model == DATA_DIR:
             same = f"  labels equal the reference: {labels == ref_labels}"
         print(
             f"{'':<33} articles: cold {1000 * a_cold / len(docs):6.1f} ms  "
