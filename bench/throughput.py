@@ -42,7 +42,7 @@ from marsad.settings import Settings
 
 _HTML: list[str] = []  # the decoded pages, per process
 SETTINGS = Settings()  # per process; --crf-only sets ner_neural=False
-TAGGER: Any = None  # --ner-reference: the tagger's reference path (plain mode only)
+TAGGER: Any = None  # --ner-reference or --ner-model: the tagger the plain mode uses
 
 
 class ArticleByArticle:
@@ -276,8 +276,9 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="with --ner-reference: the model files to load instead of the bundled ones (e.g. "
-        "those of an earlier commit, for the path and model from before)",
+        help="the model files to load instead of the bundled ones: with --ner-reference, for "
+        "the reference path (e.g. those of an earlier commit, for the path and model from "
+        "before); without it, for the fast path (a candidate model, timed as shipped)",
     )
     args = ap.parse_args(argv)
     SETTINGS = Settings(ner_neural=not args.crf_only)
@@ -296,6 +297,14 @@ def main(argv: list[str] | None = None) -> None:
         model = args.ner_model or DATA_DIR
         tagger = TAGGER = ArticleByArticle(Tagger(model, neural=SETTINGS.ner_neural, fast=False))
         print(f"reference tagger: {model}")
+    elif args.ner_model:
+        from marsad.heap import keep_for_life, reuse_freed_memory
+        from marsad.ner.model import Tagger
+
+        tagger = TAGGER = Tagger(args.ner_model, neural=SETTINGS.ner_neural)
+        keep_for_life()  # as `load_default_tagger` does for the bundled model
+        reuse_freed_memory()
+        print(f"fast tagger: {args.ner_model}")
     _warm(0)
     print(f"pages cycled: {len(_HTML)}; N={args.n}; batch={args.batch}; cores={os.cpu_count()}")
     network = "CRF + BiLSTM" if getattr(tagger, "neural", None) is not None else "CRF alone"
