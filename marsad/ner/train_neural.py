@@ -145,8 +145,15 @@ def train_model(
     dev: Data | None = None,
     crf_dev: list[np.ndarray] | None = None,
     repeat: Tagger | None = None,
+    teacher: Sequence[np.ndarray] | None = None,
+    distill: float = 0.0,
 ) -> tuple[NeuralTagger, int, float]:
-    """Train for cfg.epochs (or until dev stops improving); returns model, epochs, best mix."""
+    """Train for cfg.epochs (or until dev stops improving); returns model, epochs, best mix.
+
+    `teacher`: per training sentence, label probabilities (n x 9) of other networks (their
+    average: `teacher_probs`); the loss is then (1 − distill)·cross-entropy with the labels +
+    distill·cross-entropy with those probabilities, so one network learns what an ensemble
+    of several knows at one network's cost at tagging time."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -169,6 +176,14 @@ def train_model(
             for j, i in enumerate(ids):
                 gold[j, : lengths[j]] = torch.tensor(train.labels[i])
             loss = loss_fn(logits.reshape(-1, len(LABELS)), gold.reshape(-1))
+            if teacher is not None and distill:
+                soft = torch.zeros(logits.shape)
+                for j, i in enumerate(ids):
+                    soft[j, : lengths[j]] = torch.from_numpy(teacher[i])
+                logp = torch.log_softmax(logits, dim=2)
+                mask = gold.ne(-1)
+                soft_loss = -(soft * logp).sum(dim=2)[mask].mean()
+                loss = (1 - distill) * loss + distill * soft_loss
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -209,6 +224,22 @@ def train_model(
     return avg, best[1] if dev is not None else cfg.epochs, best[2]
 
 
+def teacher_probs(
+    paths: Sequence[Path], sentences: Sequence[Sequence[str]], featurizer: Featurizer
+) -> list[np.ndarray]:
+    """The average of the label probabilities of the networks in `paths` (eval mode, as
+    trained) for each sentence: the soft targets of `train_model`'s `teacher`."""
+    from marsad.ner.neural import NeuralRunner
+
+    total: list[np.ndarray] | None = None
+    for path in paths:
+        probs = NeuralRunner(path, featurizer).probs(sentences)
+        total = probs if total is None else [t + p for t, p in zip(total, probs, strict=True)]
+    if total is None:
+        raise ValueError("no teacher network given")
+    return [t / len(paths) for t in total]
+
+
 def _smoothed_best(mixes: dict[float, tuple[float, float, float]]) -> float:
     """Grid point with the best F1 averaged with its neighbours: the repeat pass makes single
     grid points noisy (a name spread or not flips several entities at once)."""
@@ -233,6 +264,8 @@ def build_neural(
     silver: Path | None = None,
     settle: float | None = None,
     settle_o_only: bool = False,
+    teachers: Sequence[Path] = (),
+    distill: float = 0.0,
 ) -> str:
     """Train the network next to the CRF files in `out` and write `NEURAL_FILE` there.
 
@@ -240,7 +273,8 @@ def build_neural(
     the gold ones every epoch; the vocabulary is still built from the gold sentences alone.
     `settle`: the CRF weight at which the CRF's margins alone decide a sentence at tagging time
     (stored; None = `mix`, the exact shortcut); `settle_o_only`: and only a sentence without
-    a name.
+    a name. `teachers`: network files whose averaged probabilities the network also learns
+    from, with weight `distill` (`train_model`).
 
     With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`): the
     epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
@@ -263,8 +297,10 @@ def build_neural(
     if silver is not None:
         train = [*train, *read_conll(silver)]
         log.info("+ silver: %d training sentences in all", len(train))
+    data = Data(train, tf)
+    teacher = teacher_probs(teachers, data.tokens, feat) if teachers and distill else None
     if not dev:
-        model, _, _ = train_model(Data(train, tf), vocab, vectors, cfg, seed)
+        model, _, _ = train_model(data, vocab, vectors, cfg, seed, teacher=teacher, distill=distill)
         save(out / NEURAL_FILE, model, vocab, mix, settle, settle_o_only)
         return f"trained {cfg.epochs} epochs, mix {mix}; wrote {out / NEURAL_FILE}"
     dev_data = Data(dev_part, tf)
@@ -274,7 +310,7 @@ def build_neural(
         "dev CRF marginals, constrained Viterbi: %.2f/%.2f/%.2f", *decode_f1(crf_dev, dev_data, crf)
     )
     model, epochs, best_mix = train_model(
-        Data(train, tf), vocab, vectors, cfg, seed, dev_data, crf_dev, crf
+        data, vocab, vectors, cfg, seed, dev_data, crf_dev, crf, teacher, distill
     )
     save(out / NEURAL_FILE, model, vocab, best_mix)
     return f"best dev epoch {epochs}, best dev mix {best_mix}; wrote {out / NEURAL_FILE}"
@@ -303,6 +339,19 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="the CRF alone decides only sentences in which it finds no name",
     )
+    ap.add_argument(
+        "--teacher",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="network files whose averaged probabilities the network also learns from",
+    )
+    ap.add_argument(
+        "--distill",
+        type=float,
+        default=0.5,
+        help="with --teacher: the weight of the teachers' probabilities in the loss",
+    )
     args = ap.parse_args(argv)
     try:
         data_dir = resolve_data_dir(args.data_dir)
@@ -328,6 +377,8 @@ def main(argv: list[str]) -> int:
             args.silver,
             args.settle,
             args.settle_o_only,
+            args.teacher,
+            args.distill if args.teacher else 0.0,
         )
     )
     return 0
