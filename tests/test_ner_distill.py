@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from marsad.ner import load_tagger
@@ -73,3 +75,19 @@ def test_teacher_probs_average_the_networks() -> None:
     for a, b in zip(one, two, strict=True):
         assert a.shape == (len(b), len(LABELS))
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_mistyped_teacher_or_weight_stops_before_any_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's typo fails in a second with the reason, not after building word vectors."""
+    from marsad.ner.train_neural import main
+
+    for argv, says in (
+        (["--teacher", str(tmp_path / "nope.pt")], "no teacher network at"),
+        (["--teacher", str(DATA_DIR / NEURAL_FILE), "--distill", "1.5"], "from 0 to 1"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["--data-dir", str(tmp_path), *argv])
+        assert stop.value.code == 2
+        assert says in capsys.readouterr().err

@@ -353,6 +353,11 @@ def main(argv: list[str]) -> int:
         help="with --teacher: the weight of the teachers' probabilities in the loss",
     )
     args = ap.parse_args(argv)
+    missing = [str(p) for p in args.teacher if not p.is_file()]
+    if missing:
+        ap.error("no teacher network at " + ", ".join(missing))
+    if not 0.0 <= args.distill <= 1.0:
+        ap.error(f"--distill is a weight from 0 to 1, got {args.distill}")
     try:
         data_dir = resolve_data_dir(args.data_dir)
     except TrainingDataError as exc:
