@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     tr = command("train", "rebuild the bundled model from the training data", "--dev")
+    from marsad.ner.crf_training import parse_fold
     from marsad.ner.resources import DATA_DIR
     from marsad.ner.train import SEED
     from marsad.ner.training_data import DATA_HELP
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
     tr.add_argument("--out", type=writable_dir, default=DATA_DIR, help="where the model files go")
     tr.add_argument("--dev", action="store_true", help="hold out last 10%% of train, report dev")
+    tr.add_argument(
+        "--fold",
+        type=parse_fold,
+        default=None,
+        metavar="K/N",
+        help="with --dev: the k-th of n contiguous blocks of train is dev instead of the last 10%%",
+    )
     tr.add_argument("--reuse", action="store_true", help="keep existing cluster/gazetteer files")
     tr.add_argument("--no-neural", action="store_true", help="CRF only: no neural tagger (torch)")
     tr.add_argument(
@@ -240,8 +248,11 @@ def _tag(path: Path, model_dir: Path | None) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point: returns a process exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "train":
+        if args.fold and not args.dev:
+            parser.error("--fold K/N picks a dev block: use it with --dev")
         from marsad.ner.training_data import TrainingDataError, resolve_data_dir
 
         try:
@@ -261,6 +272,7 @@ def main(argv: list[str]) -> int:
                 reuse=args.reuse,
                 neural=not args.no_neural,
                 self_train=not args.no_self_train,
+                fold=args.fold,
             )
         )
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +24,28 @@ class CrfParams:
     max_iterations: int = 300
 
 
-def split_dev(sentences: Sequence[T], frac: float = 0.1) -> tuple[list[T], list[T]]:
-    """Last `frac` of sentences as dev: contiguous, so no document is shared with train."""
-    cut = int(len(sentences) * (1 - frac))
-    return list(sentences[:cut]), list(sentences[cut:])
+def split_dev(
+    sentences: Sequence[T], frac: float = 0.1, fold: tuple[int, int] | None = None
+) -> tuple[list[T], list[T]]:
+    """Last `frac` of sentences as dev: contiguous, so documents stay on one side (but for
+    the one the cut falls in). `fold` (k, n): the k-th of n contiguous blocks instead (k from
+    1; (10, 10) is the default split), for choices scored on several dev blocks."""
+    if fold is None:
+        cut = int(len(sentences) * (1 - frac))
+        return list(sentences[:cut]), list(sentences[cut:])
+    k, n = fold
+    if not 1 <= k <= n:
+        raise ValueError(f"fold {k} of {n}: k runs from 1 to n")
+    lo, hi = len(sentences) * (k - 1) // n, len(sentences) * k // n
+    return [*sentences[:lo], *sentences[hi:]], list(sentences[lo:hi])
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """`K/N` (the k-th of n dev blocks) from a command line (an argparse `type`)."""
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"a fold is K/N with 1 <= K <= N, e.g. 2/10; got {text!r}")
+    return int(k), int(n)
 
 
 def train_crf(

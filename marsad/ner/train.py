@@ -75,8 +75,10 @@ def build(
     reuse: bool = False,
     neural: bool = True,
     self_train: bool = True,
+    fold: tuple[int, int] | None = None,
 ) -> str:
-    """Full rebuild into `out`; with `dev`, train on the first 90% and report dev scores.
+    """Full rebuild into `out`; with `dev`, train on the first 90% and report dev scores
+    (`fold` (k, n): the k-th of n contiguous blocks is dev instead; `crf_training.split_dev`).
 
     `reuse` keeps the cluster and gazetteer files already in `out` and retrains the models only.
     `neural` also trains the neural tagger of the ensemble (torch); without it any neural file
@@ -99,7 +101,7 @@ def build(
         flags = {word: sorted(f) for word, f in tokens.items()}  # written sorted either way
         write_gazetteer(out / GAZETTEER_FILE, flags, phrases, triggers)
     sentences = read_conll(data_dir / TRAIN_FILE)
-    train, dev_part = split_dev(sentences) if dev else (sentences, [])
+    train, dev_part = split_dev(sentences, fold=fold) if dev else (sentences, [])
     log.info("training CRF on %d sentences", len(train))
     train_crf(train, Featurizer(load_resources(out)), out / MODEL_FILE, params or CrfParams())
     from marsad.ner.model import NEURAL_FILE
@@ -109,7 +111,7 @@ def build(
         from marsad.ner.train_neural import build_neural
 
         log.info("training the neural tagger")
-        log.info(build_neural(data_dir, out, seed, dev=dev, work=work))
+        log.info(build_neural(data_dir, out, seed, dev=dev, work=work, fold=fold))
         if self_train:
             from marsad.ner.silver import build_silver
             from marsad.ner.train_neural import SELF_MIX, SELF_SETTLE, SELF_SETTLE_O_ONLY
@@ -129,6 +131,7 @@ def build(
                     silver=silver,
                     settle=SELF_SETTLE,
                     settle_o_only=SELF_SETTLE_O_ONLY,
+                    fold=fold,
                 )
             )
     return evaluate_on(out, dev_part) if dev else "trained"

@@ -27,7 +27,7 @@ from torch import nn
 
 from marsad.ner.clusters import prepare_corpus, train_word2vec
 from marsad.ner.conll import read_conll, score
-from marsad.ner.crf_training import split_dev
+from marsad.ner.crf_training import parse_fold, split_dev
 from marsad.ner.decode import LABEL_INDEX, LABELS, viterbi
 from marsad.ner.features import Featurizer
 from marsad.ner.model import NEURAL_FILE, Tagger
@@ -266,6 +266,7 @@ def build_neural(
     settle_o_only: bool = False,
     teachers: Sequence[Path] = (),
     distill: float = 0.0,
+    fold: tuple[int, int] | None = None,
 ) -> str:
     """Train the network next to the CRF files in `out` and write `NEURAL_FILE` there.
 
@@ -276,7 +277,8 @@ def build_neural(
     a name. `teachers`: network files whose averaged probabilities the network also learns
     from, with weight `distill` (`train_model`).
 
-    With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`): the
+    With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`; or
+    without dev block `fold`, `train --dev --fold`): the
     epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
     on all sentences for `cfg.epochs` and store `mix`.
     """
@@ -285,7 +287,7 @@ def build_neural(
     work = work or Path(tempfile.gettempdir()) / "marsad-ner-work"
     work.mkdir(parents=True, exist_ok=True)
     sentences = read_conll(data_dir / TRAIN_FILE)
-    train, dev_part = split_dev(sentences) if dev else (sentences, [])
+    train, dev_part = split_dev(sentences, fold=fold) if dev else (sentences, [])
     feat = Featurizer(load_resources(out))
     w2v = w2v or work / f"w2v-{seed}.model"
     corpus = Path() if w2v.exists() else prepare_corpus(data_dir, work / "saudinewsnet.norm.txt")
@@ -352,7 +354,16 @@ def main(argv: list[str]) -> int:
         default=0.5,
         help="with --teacher: the weight of the teachers' probabilities in the loss",
     )
+    ap.add_argument(
+        "--fold",
+        type=parse_fold,
+        default=None,
+        metavar="K/N",
+        help="with --dev: the k-th of n contiguous blocks is dev instead of the last 10%%",
+    )
     args = ap.parse_args(argv)
+    if args.fold and not args.dev:
+        ap.error("--fold K/N picks a dev block: use it with --dev")
     missing = [str(p) for p in args.teacher if not p.is_file()]
     if missing:
         ap.error("no teacher network at " + ", ".join(missing))
@@ -384,6 +395,7 @@ def main(argv: list[str]) -> int:
             args.settle_o_only,
             args.teacher,
             args.distill if args.teacher else 0.0,
+            args.fold,
         )
     )
     return 0
