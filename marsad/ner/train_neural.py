@@ -277,10 +277,9 @@ def build_neural(
     a name. `teachers`: network files whose averaged probabilities the network also learns
     from, with weight `distill` (`train_model`).
 
-    With `dev`, the CRF in `out` must be the one trained on the first 90% (`train --dev`; or
-    without dev block `fold`, `train --dev --fold`): the
-    epoch is chosen by early stopping and the mix by the grid, both on dev. Without it, train
-    on all sentences for `cfg.epochs` and store `mix`.
+    With `dev`, the CRF in `out` must be the one trained without the dev sentences (`train
+    --dev`, with the same `fold` if any): the epoch is chosen by early stopping and the mix by
+    the grid, both on dev. Without it, train on all sentences for `cfg.epochs` and store `mix`.
     """
     torch.set_num_threads(1)
     cfg = cfg or NeuralConfig()
