@@ -11,10 +11,11 @@ import torch
 
 from marsad.ner import load_tagger
 from marsad.ner.decode import LABEL_INDEX, LABELS
+from marsad.ner.distill import teacher_probs
 from marsad.ner.model import NEURAL_FILE
 from marsad.ner.neural import NeuralConfig, NeuralRunner
 from marsad.ner.resources import DATA_DIR
-from marsad.ner.train_neural import Data, predict_probs, teacher_probs, train_model
+from marsad.ner.train_neural import Data, predict_probs, train_model
 
 # Hand-written; every label is O, the teachers say the first word is a person.
 TEXTS = (

@@ -29,6 +29,7 @@ from marsad.ner.clusters import prepare_corpus, train_word2vec
 from marsad.ner.conll import read_conll, score
 from marsad.ner.crf_training import parse_fold, split_dev
 from marsad.ner.decode import LABEL_INDEX, LABELS, viterbi
+from marsad.ner.distill import soft_loss, teacher_probs
 from marsad.ner.features import Featurizer
 from marsad.ner.model import NEURAL_FILE, Tagger
 from marsad.ner.neural import (
@@ -151,9 +152,8 @@ def train_model(
     """Train for cfg.epochs (or until dev stops improving); returns model, epochs, best mix.
 
     `teacher`: per training sentence, label probabilities (n x 9) of other networks (their
-    average: `teacher_probs`); the loss is then (1 − distill)·cross-entropy with the labels +
-    distill·cross-entropy with those probabilities, so one network learns what an ensemble
-    of several knows at one network's cost at tagging time."""
+    average: `distill.teacher_probs`); the loss is then (1 − distill)·cross-entropy with the
+    labels + distill·cross-entropy with those probabilities (`distill.soft_loss`)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -177,13 +177,8 @@ def train_model(
                 gold[j, : lengths[j]] = torch.tensor(train.labels[i])
             loss = loss_fn(logits.reshape(-1, len(LABELS)), gold.reshape(-1))
             if teacher is not None and distill:
-                soft = torch.zeros(logits.shape)
-                for j, i in enumerate(ids):
-                    soft[j, : lengths[j]] = torch.from_numpy(teacher[i])
-                logp = torch.log_softmax(logits, dim=2)
-                mask = gold.ne(-1)
-                soft_loss = -(soft * logp).sum(dim=2)[mask].mean()
-                loss = (1 - distill) * loss + distill * soft_loss
+                soft = soft_loss(logits, [teacher[i] for i in ids], gold.ne(-1))
+                loss = (1 - distill) * loss + distill * soft
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -222,22 +217,6 @@ def train_model(
     if dev is not None and best[3] is not None:
         avg.load_state_dict(best[3])
     return avg, best[1] if dev is not None else cfg.epochs, best[2]
-
-
-def teacher_probs(
-    paths: Sequence[Path], sentences: Sequence[Sequence[str]], featurizer: Featurizer
-) -> list[np.ndarray]:
-    """The average of the label probabilities of the networks in `paths` (eval mode, as
-    trained) for each sentence: the soft targets of `train_model`'s `teacher`."""
-    from marsad.ner.neural import NeuralRunner
-
-    total: list[np.ndarray] | None = None
-    for path in paths:
-        probs = NeuralRunner(path, featurizer).probs(sentences)
-        total = probs if total is None else [t + p for t, p in zip(total, probs, strict=True)]
-    if total is None:
-        raise ValueError("no teacher network given")
-    return [t / len(paths) for t in total]
 
 
 def _smoothed_best(mixes: dict[float, tuple[float, float, float]]) -> float:
