@@ -145,8 +145,11 @@ def entities_of(
     rank = featurizer.res.rank if featurizer is not None else None
     out: list[Entity] = []
     for sent, labs in zip(sents, labels, strict=True):
+        found = spans_from_bio(sent, labs)
+        if not found:  # most sentences
+            continue
         firsts = {t.start: t.text for t in sent}
-        for start, end, label in spans_from_bio(sent, labs):
+        for start, end, label in found:
             start += proclitic_chars(firsts[start], rank)
             surface = text[start:end]
             out.append(Entity(surface, normalise(surface, level).text, label, start, end))

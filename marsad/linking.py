@@ -39,6 +39,8 @@ class Match:
 class Linker:
     """Leftmost-longest alias matching over normalised tokens; built once per watchlist."""
 
+    memo_limit = 200_000  # words whose readings are kept (the memo is emptied past it)
+
     def __init__(self, watchlist: Watchlist) -> None:
         self.watchlist = watchlist
         self._trie: Trie = {}
@@ -58,43 +60,47 @@ class Linker:
     def find(self, text: str) -> list[Match]:
         norm = normalise(text, "aggressive")
         words = token_words(norm.text)
-        spans: list[tuple[int, int]] | None = None  # offsets, once a match needs them
+        openers = self._known(words)
+        # The common case is a word no alias starts with, in any reading: only the others
+        # are visited, in order, past the end of the last match.
+        starts = [i for i, w in enumerate(words) if openers[w]]
+        spans: list[tuple[int, int]] = []  # offsets of the first words, made as matches need
         out: list[Match] = []
-        i = 0
-        openers = self._openers
-        while i < len(words):
-            readings = openers.get(words[i])
-            if readings is None:
-                readings = self._readings(words[i])
-            if not readings:
-                i += 1  # the common case: a word no alias starts with, in any reading
+        done = 0
+        for i in starts:
+            if i < done:
                 continue
             best: tuple[int, int, WatchEntry] | None = None  # (end token, stripped, entry)
-            for stripped, core in readings:
+            for stripped, core in openers[words[i]]:
                 found = self._longest(core, words, i + 1)
                 if found and (best is None or found[0] > best[0]):
                     best = (found[0], stripped, found[1])
             if best is None:
-                i += 1
                 continue
             end_tok, stripped, entry = best
-            spans = spans if spans is not None else word_spans(norm.text, words)
+            if len(spans) < end_tok:
+                pos = spans[-1][1] if spans else 0
+                spans += word_spans(norm.text, words[len(spans) : end_tok], pos)
             start, end = norm.span_to_original(spans[i][0] + stripped, spans[end_tok - 1][1])
             while end < len(text) and _MARK.match(text[end]):  # keep trailing diacritics
                 end += 1
             out.append(Match(start, end, norm.to_original(spans[i][0]), entry))
-            i = end_tok
+            done = end_tok
         return out
 
-    def _readings(self, word: str) -> tuple[tuple[int, str], ...]:
-        """The ways of reading `word` (proclitics off) that start an alias; kept per word,
-        since news repeats its words (the memo is emptied when large)."""
+    def _known(self, words: Sequence[str]) -> dict[str, tuple[tuple[int, str], ...]]:
+        """The memo of readings, holding every word of `words`: the ways of reading a word
+        (proclitics off) that start an alias, kept per word since news repeats its words (the
+        memo is emptied when large, before it is filled)."""
+        memo = self._openers  # a thread that empties the memo replaces it: ours stays whole
+        new = set(words).difference(memo)
+        if len(memo) + len(new) > self.memo_limit:
+            memo = self._openers = {}
+            new = set(words)
         trie = self._trie
-        found = tuple((s, core) for s, core in clitic_variants(word) if core in trie)
-        if len(self._openers) >= 200_000:
-            self._openers = {}
-        self._openers[word] = found
-        return found
+        for word in new:
+            memo[word] = tuple((s, c) for s, c in clitic_variants(word) if c in trie)
+        return memo
 
     def _longest(self, first: str, words: Sequence[str], nxt: int) -> tuple[int, WatchEntry] | None:
         node = self._trie.get(first)
@@ -142,7 +148,7 @@ def merge(
     - a match that crosses model spans' boundaries wins over them;
     - a match no model span touches is added with the watchlist's type.
     """
-    out = [replace(e) for e in entities]
+    out = list(entities)  # a mention this changes is replaced by a changed copy
     for m in matches:
         over = [e for e in out if e.start < m.end and m.start < e.end]
         new = _mention(text, m.start, m.end, m.entry.type, m.entry.id, level)
@@ -152,7 +158,7 @@ def merge(
         if len(over) == 1 and over[0].start <= m.start and m.end <= over[0].end:
             e = over[0]
             if e.label == m.entry.type == "PERS" and e.entity_id is None:
-                e.entity_id = m.entry.id
+                out[out.index(e)] = replace(e, entity_id=m.entry.id)
             continue
         for e in over:
             out.remove(e)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from marsad.linking import Linker, load_linker, merge
 from marsad.ner.rules import RuleTagger
 from marsad.record import Article, Entity
 from marsad.settings import Settings
-from marsad.text.arabic import normalise
+from marsad.text.arabic import normalise, token_words
 from marsad.text.clitics import clitic_variants
 from marsad.watchlist import parse_watchlist
 
@@ -194,6 +195,34 @@ def test_every_inserted_alias_is_linked_with_exact_offsets(
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # no overlaps
     # with no model spans in the way, every alias is found once, in order
     assert [e.entity_id for e in find_entities(text, NoTagger(), linker=linker)] == wanted
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(FILLER, PIECE), min_size=1, max_size=6), max_size=5))
+def test_a_linker_whose_memo_is_emptied_finds_the_same(
+    linker: Linker, texts: list[list[tuple[str, tuple[str, str, str]]]]
+) -> None:
+    """The memo of each word's readings is emptied when full: at a limit of 3 words it is
+    emptied on nearly every call, and the matches must not change."""
+    small = Linker(linker.watchlist)
+    small.memo_limit = 3
+    for parts in texts:
+        text = " ".join(f + " " + c + a[0] + m + a[1:] for f, (c, a, m) in parts)
+        assert small.find(text) == linker.find(text)
+        words = set(token_words(normalise(text, "aggressive").text))
+        assert len(small._openers) <= max(3, len(words))  # emptied, then this call's words
+
+
+def test_merge_leaves_its_input_as_it_was(linker: Linker) -> None:
+    text = "قال الرئيس جو روبينيت بايدن إن الناتو باق"
+    model = [_ent(text, "جو روبينيت بايدن", "PERS"), _ent(text, "الناتو", "ORG")]
+    before = [astuple(e) for e in model]
+    out = merge(text, model, linker.find(text))
+    assert [astuple(e) for e in model] == before  # a linked mention is a changed copy
+    assert [(e.text, e.entity_id) for e in out] == [
+        ("جو روبينيت بايدن", "Q6279"),
+        ("الناتو", NATO),
+    ]
 
 
 def test_settings_choose_the_watchlist(tmp_path: Path) -> None:

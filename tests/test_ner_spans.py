@@ -6,6 +6,8 @@ Every sentence here was written for these tests (none is from a publisher page o
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marsad.entities import find_entities
 from marsad.ner import load_tagger
@@ -13,6 +15,7 @@ from marsad.ner.context import add_context, quoted
 from marsad.ner.spans import (
     anercorp_repair,
     display_labels,
+    head_span,
     title_before,
     title_clitic_chars,
     title_span,
@@ -157,3 +160,34 @@ def test_quoted_titles_and_context_features() -> None:
     feats = [[] for _ in words]
     add_context(words, [[w, w] for w in words], {"الصدر": ("per",)}, feats)
     assert feats[2] == ["pt", "pt:per"]
+
+
+# --- display_labels against a plain copy of its first version ---------------------------------
+
+WORDS = [
+    "مضيق", "باب", "المندب", "وجبل", "لبنان", "نهر", "الأردن", "الكبير", "وزارة", "التعليم",
+    "العالي", "وكالة", "الأنباء", "ومكافحة", "الفساد", "هيئة", "جامعة", "بغداد", "في", "من",
+    "الأمير", "الرئيس", "محمد", "بن", "ولي", "العهد", "مدينة", "الصدر", ".", "،", "زيد",
+]  # fmt: skip
+LABELS_SAMPLE = ["O", "O", "O", "B-LOC", "I-LOC", "B-PERS", "I-PERS", "B-ORG", "I-ORG", "B-MISC"]
+
+
+def _display_labels_v1(tokens: list[str], labels: list[str]) -> list[str]:
+    """display_labels as first written: every token tried, a span made skipped over."""
+    out = anercorp_repair(tokens, labels)
+    i = 0
+    while i < len(tokens):
+        found = head_span(tokens, out, i) if out[i] == "O" else None
+        if found:
+            out[i : found[0]] = ["B-" + found[1]] + ["I-" + found[1]] * (found[0] - i - 1)
+        i = found[0] if found else i + 1
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(LABELS_SAMPLE)), max_size=25))
+def test_display_labels_visits_only_head_words_with_the_same_result(
+    pairs: list[tuple[str, str]],
+) -> None:
+    tokens, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+    assert display_labels(tokens, labels) == _display_labels_v1(tokens, labels)

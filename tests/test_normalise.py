@@ -147,6 +147,10 @@ SENTENCE_TEXTS = st.lists(
 @given(st.one_of(st.text(max_size=80), SENTENCE_TEXTS, ARABICISH))
 def test_word_spans_are_the_token_spans(text: str) -> None:
     assert word_spans(text, token_words(text)) == token_spans(text)
+    # and going on from a prefix's spans (the linker makes them as its matches need them)
+    words, spans = token_words(text), token_spans(text)
+    for k in range(1, len(words)):
+        assert word_spans(text, words[k:], spans[k - 1][1]) == spans[k:]
 
 
 @settings(max_examples=300, deadline=None)

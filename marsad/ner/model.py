@@ -185,7 +185,7 @@ class Tagger:
         for toks, labs in zip(sentences, labels, strict=True):
             if labs.count("O") == len(labs):
                 continue
-            for s, e, t in spans(labs):
+            for s, e, t in sorted(spans(labs)):  # in order: the first of a tie wins
                 if e - s >= 2 or t in _SINGLE_REPEAT:
                     rest = (type_feats(w)[5][0] for w in toks[s + 1 : e])
                     votes[(type_feats(toks[s])[5][1], *rest)][t] += 1
@@ -197,10 +197,9 @@ class Tagger:
         # the word types that can open a repeat, checked once per type rather than per token
         opens = {t for t in {t for s in sentences for t in s} if type_feats(t)[5][1] in firsts}
         for toks, labs in zip(sentences, labels, strict=True):
-            i = 0
-            while i < len(toks):
-                if toks[i] not in opens or labs[i] != "O":
-                    i += 1
+            # visit the words that can open a repeat (a name just tagged is no longer O)
+            for i in [i for i, t in enumerate(toks) if t in opens]:
+                if labs[i] != "O":
                     continue
                 # the longest known name from here over untagged words, one word at a time
                 key: tuple[str, ...] = (type_feats(toks[i])[5][1],)
@@ -214,7 +213,5 @@ class Tagger:
                     elif key not in prefixes:
                         break
                 if etype is None:
-                    i += 1
                     continue
                 labs[i:end] = ["B-" + etype] + ["I-" + etype] * (end - i - 1)
-                i = end

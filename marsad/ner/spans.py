@@ -130,20 +130,18 @@ _STOP = _folded(
 _CLITICS = ("و", "ف", "ب", "ل", "وب", "ول", "فب", "فل")
 
 
+_CORES = TITLES | OFFICES | PLACE_TRIGGERS | GEO_HEADS | ORG_HEADS
+_HEADS = GEO_HEADS | ORG_HEADS
+
+
 @lru_cache(maxsize=65536)  # run on every shown token: fold once per word type
 def _core(token: str) -> str:
     """Folded token without a one-letter conjunction/preposition (والأمير → الامير)."""
     f = fold_token(token)
-    for pre in _CLITICS:
-        rest = f[len(pre) :]
-        if f.startswith(pre) and (
-            rest in TITLES
-            or rest in OFFICES
-            or rest in PLACE_TRIGGERS
-            or rest in GEO_HEADS
-            or rest in ORG_HEADS
-        ):
-            return rest
+    if f[:1] in "وفبل":  # every clitic starts with one of these
+        for pre in _CLITICS:
+            if f.startswith(pre) and f[len(pre) :] in _CORES:
+                return f[len(pre) :]
     return f
 
 
@@ -256,6 +254,8 @@ def title_clitic_chars(token: str) -> int:
 def anercorp_repair(tokens: Sequence[str], labels: Sequence[str]) -> list[str]:
     """Labels with titles cut from PERS spans and a PERS name after a place trigger made LOC."""
     out = list(labels)
+    if "B-PERS" not in out and "I-PERS" not in out:  # most sentences: nothing to repair
+        return out
     for s, e, t in spans(out):
         if t != "PERS":
             continue
@@ -300,31 +300,30 @@ def _org_after(tokens: Sequence[str], labels: Sequence[str], i: int) -> int:
     return end
 
 
+def head_span(tokens: Sequence[str], labels: Sequence[str], i: int) -> tuple[int, str] | None:
+    """(end, type) of the span a natural-feature or organisation head at i starts, if any."""
+    core = _core(tokens[i])
+    if core in GEO_HEADS:
+        if i + 1 < len(labels) and labels[i + 1] == "B-LOC":
+            end = i + 2
+            while end < len(labels) and labels[end] == "I-LOC":
+                end += 1
+        else:
+            end = _name_after(tokens, labels, i, 3)
+        return (end, "LOC") if end > i + 1 else None
+    if core in ORG_HEADS:
+        end = _org_after(tokens, labels, i)
+        return (end, "ORG") if end > i + 1 else None
+    return None
+
+
 def display_labels(tokens: Sequence[str], labels: Sequence[str]) -> list[str]:
     """`anercorp_repair`, then natural-feature heads and organisation heads joined to names."""
     out = anercorp_repair(tokens, labels)
-    i = 0
-    while i < len(tokens):
-        core = _core(tokens[i])
-        if out[i] != "O":
-            i += 1
-            continue
-        if core in GEO_HEADS:
-            if i + 1 < len(out) and out[i + 1] == "B-LOC":
-                end = i + 2
-                while end < len(out) and out[end] == "I-LOC":
-                    end += 1
-            else:
-                end = _name_after(tokens, out, i, 3)
-            if end > i + 1:
-                _relabel(out, i, end, "LOC")
-                i = end
-                continue
-        elif core in ORG_HEADS:
-            end = _org_after(tokens, out, i)
-            if end > i + 1:
-                _relabel(out, i, end, "ORG")
-                i = end
-                continue
-        i += 1
+    # Only a head word can start a span: visit those, in order (the words of a span just
+    # made are no longer O, so they are passed over).
+    for i in [i for i, t in enumerate(tokens) if _core(t) in _HEADS]:
+        found = head_span(tokens, out, i) if out[i] == "O" else None
+        if found:
+            _relabel(out, i, found[0], found[1])
     return out

@@ -257,12 +257,12 @@ def token_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN_RE.finditer(text)]
 
 
-def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+def word_spans(text: str, words: Sequence[str], pos: int = 0) -> list[tuple[int, int]]:
     """`token_spans(text)` from `words = token_words(text)`, without a second regex pass:
     tokens hold no whitespace and only whitespace lies between them, so each word is the first
-    occurrence of itself at or after the previous one's end."""
+    occurrence of itself at or after the previous one's end (`pos`: the end of the word
+    before `words[0]`, to go on from a prefix's spans)."""
     out: list[tuple[int, int]] = []
-    pos = 0
     find = text.find
     for w in words:
         start = find(w, pos)
