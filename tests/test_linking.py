@@ -213,6 +213,43 @@ def test_a_linker_whose_memo_is_emptied_finds_the_same(
         assert len(small._openers) <= max(3, len(words))  # emptied, then this call's words
 
 
+def test_threads_sharing_a_linker_whose_memo_is_emptied_find_the_same(linker: Linker) -> None:
+    """Worker threads share the process's linker: one emptying the memo (it is replaced, not
+    cleared) must not take words from under another's call."""
+    import random
+    import sys
+    import threading
+
+    small = Linker(linker.watchlist)
+    small.memo_limit = 5
+    words = ["قال", "الناتو", "وبالناتو", "داعش", "للعراق", "الأمم", "المتحدة", "حلف", "شمال"]
+    words += ["الأطلسي", "في", ".", "زيد"]
+    rng = random.Random(1)
+    texts = [" ".join(rng.choices(words, k=rng.randint(1, 40))) for _ in range(200)]
+    want = [linker.find(t) for t in texts]
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(k, len(texts), 8):
+                assert small.find(texts[j]) == want[j]
+        except Exception as exc:  # reported below, with the thread's failure
+            errors.append(repr(exc))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for _ in range(10):
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
 def test_merge_leaves_its_input_as_it_was(linker: Linker) -> None:
     text = "قال الرئيس جو روبينيت بايدن إن الناتو باق"
     model = [_ent(text, "جو روبينيت بايدن", "PERS"), _ent(text, "الناتو", "ORG")]
