@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from marsad.ner.conll import score
 from marsad.ner.features import Featurizer
+from marsad.ner.resources import replacing
 
 T = TypeVar("T")
 
@@ -70,7 +71,8 @@ def train_crf(
             "feature.possible_transitions": True,
         }
     )
-    trainer.train(str(model_path))
+    with replacing(model_path) as tmp:
+        trainer.train(str(tmp))
 
 
 def evaluate_on(model_dir: Path, sentences: Sequence[Sequence[tuple[str, str | None]]]) -> str:

@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from marsad.ner.decode import LABELS
 from marsad.ner.features import Featurizer, opens_phrase, shape
 from marsad.ner.recurrence import GateLSTM
+from marsad.ner.resources import replacing
 
 NEURAL_FILE = "ner-neural.pt"
 MAX_CHARS = 20
@@ -217,19 +218,18 @@ def save(
     shortcut exact) and, with `settle_o_only`, it holds no name."""
     state = {k: v for k, v in model.state_dict().items()}
     state["words.weight"] = state["words.weight"].half()
-    torch.save(
-        {
-            "config": asdict(model.cfg),
-            "mix": mix,
-            **({"settle": settle} if settle is not None else {}),
-            **({"settle_o_only": True} if settle_o_only else {}),
-            "words": vocab.words,
-            "chars": vocab.chars,
-            "gaz_flags": vocab.gaz_flags,
-            "state": state,
-        },
-        path,
-    )
+    blob = {
+        "config": asdict(model.cfg),
+        "mix": mix,
+        **({"settle": settle} if settle is not None else {}),
+        **({"settle_o_only": True} if settle_o_only else {}),
+        "words": vocab.words,
+        "chars": vocab.chars,
+        "gaz_flags": vocab.gaz_flags,
+        "state": state,
+    }
+    with replacing(path) as tmp:
+        torch.save(blob, tmp)
 
 
 class NeuralRunner:

@@ -6,7 +6,9 @@ Kept apart from training so that runtime loading needs no shared data and no hea
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from marsad.ner.features import Resources
@@ -17,10 +19,27 @@ CLUSTER_FILE = "clusters.tsv.gz"
 GAZETTEER_FILE = "gazetteer.tsv.gz"
 
 
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A path to write `path`'s new content to, renamed over `path` when the block ends well:
+    a training stopped while it writes (Ctrl-C, kill, a full disk) leaves the old model file
+    whole, never half a new one. The partial file is removed on an error, and overwritten by
+    the next run after a kill."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:  # on disk before the name points at it
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_clusters(path: Path, clusters: Mapping[str, Sequence[str]]) -> None:
     """One `word<TAB>id<TAB>id...` line per word, coarse to fine, most frequent word first
     (the line number is the frequency rank); gzip for size."""
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as out:
+    with replacing(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as out:
         for word in clusters:
             out.write(word + "\t" + "\t".join(clusters[word]) + "\n")
 
@@ -32,7 +51,7 @@ def write_gazetteer(
     triggers: Mapping[str, str],
 ) -> None:
     """Lines `kind<TAB>entry<TAB>value` with kind t (token flags), p (phrase type), g (trigger)."""
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as out:
+    with replacing(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as out:
         for word in sorted(tokens):
             out.write(f"t\t{word}\t{','.join(sorted(tokens[word]))}\n")
         for phrase in sorted(phrases):
