@@ -93,10 +93,11 @@ class Linker:
         (proclitics off) that start an alias, kept per word since news repeats its words (the
         memo is emptied when large, before it is filled)."""
         memo = self._openers  # a thread that empties the memo replaces it: ours stays whole
-        new = set(words).difference(memo)
+        here = set(words)
+        new = here.difference(memo)
         if len(memo) + len(new) > self.memo_limit:
             memo = self._openers = {}
-            new = set(words)
+            new = here
         trie = self._trie
         for word in new:
             memo[word] = tuple((s, c) for s, c in clitic_variants(word) if c in trie)

@@ -110,3 +110,19 @@ def test_network_and_crf_replace_the_old_files_and_leave_nothing_beside(tmp_path
     check.open(str(crf))
     assert set(check.labels()) == {"B-PERS", "O"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ner-neural.pt", "ner.crfsuite"]
+
+
+def test_the_corpus_file_is_written_whole_and_then_reused(tmp_path: Path) -> None:
+    from marsad.ner.clusters import prepare_corpus
+    from marsad.ner.training_data import CORPUS_DIR
+
+    (tmp_path / CORPUS_DIR).mkdir(parents=True)
+    (tmp_path / CORPUS_DIR / "saudinewsnet_00.txt").write_text("قال الأمير، إن\n", "utf-8")
+    out = tmp_path / "work" / "saudinewsnet.norm.txt"
+    out.parent.mkdir()
+    assert prepare_corpus(tmp_path, out) == out
+    assert out.read_text("utf-8") == "قال الامير ، ان\n"
+    assert list(out.parent.iterdir()) == [out]
+    out.write_text("kept\n", "utf-8")  # a finished file is the cache: not written again
+    prepare_corpus(tmp_path, out)
+    assert out.read_text("utf-8") == "kept\n"

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from marsad.ner.resources import replacing
 from marsad.ner.training_data import CORPUS_DIR
 from marsad.text.arabic import fold_token
 
@@ -33,9 +34,8 @@ def prepare_corpus(data_dir: Path, out: Path) -> Path:
     """Tokenise and normalise SaudiNewsNet into one sentence-per-line file (cached)."""
     if out.exists():
         return out
-    tmp = out.with_suffix(".tmp")
     cache: dict[str, str] = {}
-    with open(tmp, "w", encoding="utf-8") as sink:
+    with replacing(out) as tmp, open(tmp, "w", encoding="utf-8") as sink:
         for part in sorted((data_dir / CORPUS_DIR).glob("saudinewsnet_*.txt")):
             with open(part, encoding="utf-8") as handle:
                 for line in handle:
@@ -46,7 +46,6 @@ def prepare_corpus(data_dir: Path, out: Path) -> Path:
                             norm = cache[tok] = fold_token(tok)
                         toks.append(norm)
                     sink.write(" ".join(toks) + "\n")
-    tmp.rename(out)
     return out
 
 
